@@ -1,0 +1,267 @@
+"""`jobagent` command line: plan, approve, reject, apply, status, demo, emulator.
+
+Exit codes: 0 success, 1 the task failed (validation, workspace, stale plan), 2 bad usage or the
+request needs more information.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+from agent.config import Settings
+from agent.errors import JobAgentError, NeedsInput, StalePlan
+from agent.models import TaskState
+from agent.runtime import Runtime
+from agent.state import TaskRecord
+
+EPILOG = """examples:
+  jobagent plan --file job.json                 plan a new job from Jobs API JSON (or .yml)
+  jobagent plan --file job.json --job-id 123    plan an update of job 123
+  jobagent approve t-1a2b3c4d --by alice        approve a plan
+  jobagent apply t-1a2b3c4d                     validate, re-check, apply
+  jobagent status                               all tasks (add --json for scripts)
+  jobagent demo                                 the whole flow on a local emulator, no keys needed
+
+configuration: JOBAGENT_STATE_PATH, JOBAGENT_NOTES_DIR, JOBAGENT_WORKSPACE (auto|emulator|databricks)
+and the Databricks SDK's own DATABRICKS_* variables or ~/.databrickscfg profiles; see README.md."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="jobagent",
+        description="Turn requests into reviewed, audited Databricks Jobs: plan → approve → apply.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    plan = sub.add_parser("plan", help="plan a job from plain English or a spec file", epilog=EPILOG,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    plan.add_argument("request", nargs="?", help='the request in plain English, e.g. "run /Repos/etl/ingest daily at 2am"')
+    plan.add_argument("--file", "-f", help="Jobs API job settings as JSON or YAML")
+    plan.add_argument("--job-id", type=int, help="update this existing job instead of creating one")
+    plan.add_argument("--thread", help="conversation id: follow-ups in the same thread update its job")
+    plan.add_argument("--run-now", action="store_true", help="also start a run after applying")
+    plan.add_argument("--by", help="who is asking (default: $JOBAGENT_USER or your login)")
+    plan.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+    for name, text in (("approve", "approve a planned task"), ("reject", "reject a planned task")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("task", help="task id, e.g. t-1a2b3c4d")
+        cmd.add_argument("--by", help="who decides (default: $JOBAGENT_USER or your login)")
+        if name == "reject":
+            cmd.add_argument("--reason", default="", help="why, for the note")
+
+    apply = sub.add_parser("apply", help="validate, check the plan is not stale, and apply an approved task")
+    apply.add_argument("task", help="task id")
+    apply.add_argument("--resume", action="store_true", help="resume a task left IN_PROGRESS by a crashed apply")
+    apply.add_argument("--by", help="who applies")
+
+    status = sub.add_parser("status", help="list tasks, or show one")
+    status.add_argument("task", nargs="?", help="show this task in full")
+    status.add_argument("--thread", help="only this thread")
+    status.add_argument("--state", choices=[s.value for s in TaskState], help="only this state")
+    status.add_argument("--limit", type=int, default=20, help="newest N tasks (default 20)")
+    status.add_argument("--json", action="store_true", help="JSON for scripts")
+
+    sub.add_parser("demo", help="play create → update → validation failure on a local emulator")
+
+    emu = sub.add_parser("emulator", help="serve the local Databricks workspace emulator")
+    emu.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 = any free port)")
+    emu.add_argument("--data", help="JSON file to keep its jobs and files in (default: memory)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        level = {0: settings.log_level, 1: "INFO"}.get(args.verbose, "DEBUG")
+        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        return COMMANDS[args.command](args, settings)
+    except NeedsInput as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except JobAgentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.specfile import assignment_from_spec, load_spec
+
+    if not args.file and not args.request:
+        print("error: give a request in quotes or --file SPEC (see `jobagent plan --help`)", file=sys.stderr)
+        return 2
+    by = args.by or settings.user
+    with Runtime(settings) as rt:
+        if args.file:
+            assignment = assignment_from_spec(load_spec(args.file), args.job_id)
+            request = f"spec file {args.file}" + (f" for job {args.job_id}" if args.job_id else "")
+        else:
+            from agent.tech_lead import TechLead
+
+            lead = TechLead.from_settings(settings, rt)
+            assignment = lead.assign(args.request, thread=args.thread, job_id=args.job_id)
+            request = args.request
+        if not args.json:
+            _info(f"Workspace: {rt.handle.description}")
+        record = rt.worker.submit(assignment, request=request, requester=by, thread=args.thread, run_now=args.run_now)
+        if args.json:
+            print(json.dumps(plan_json(record), indent=2))
+        else:
+            print_record_plan(record, rt)
+        if record.state is TaskState.NEEDS_INPUT:
+            print("\n".join(record.questions), file=sys.stderr)
+            return 2
+        return 1 if record.state is TaskState.FAILED else 0
+
+
+def plan_json(record: TaskRecord) -> dict[str, Any]:
+    return {
+        "task_id": record.id,
+        "state": str(record.state),
+        "action": record.action,
+        "job_id": record.job_id,
+        "job_settings": record.settings,
+        "plan": (record.plan or {}).get("text"),
+        "citations": record.citations,
+        "questions": record.questions,
+        "assumptions": record.assumptions,
+        "error": record.error,
+    }
+
+
+def print_record_plan(record: TaskRecord, rt: Runtime) -> None:
+    if record.state is TaskState.NEEDS_INPUT:
+        print(f"Task {record.id} needs more information:")
+        for q in record.questions:
+            print(f"  ? {q}")
+        return
+    if record.plan:
+        print(record.plan["text"])
+    for note in record.meta.get("notes") or []:
+        print(f"  note: {note}")
+    if record.assumptions:
+        print("\nAssumptions:")
+        print("\n".join(f"  - {a}" for a in record.assumptions))
+    if record.citations:
+        print("\nDocumentation:")
+        print("\n".join(f"  [{i}] {c['title']} — {c['url']} (score {c['score']:.2f})" for i, c in enumerate(record.citations, 1)))
+    if record.state is TaskState.FAILED:
+        print(f"\nTask {record.id} FAILED:\n{record.error}")
+    else:
+        print(f"\nTask {record.id} is {record.state}. Review it, then: jobagent approve {record.id} && jobagent apply {record.id}")
+    print(f"Note: {rt.notes.path_for(record.thread)}")
+
+
+def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
+    record = Runtime(settings).worker.approve(args.task, by=args.by or settings.user)
+    print(f"Task {record.id} APPROVED by {record.decided_by}. Apply with: jobagent apply {record.id}")
+    return 0
+
+
+def cmd_reject(args: argparse.Namespace, settings: Settings) -> int:
+    record = Runtime(settings).worker.reject(args.task, by=args.by or settings.user, reason=args.reason)
+    print(f"Task {record.id} REJECTED by {record.decided_by}.")
+    return 0
+
+
+def cmd_apply(args: argparse.Namespace, settings: Settings) -> int:
+    with Runtime(settings) as rt:
+        _info(f"Workspace: {rt.handle.description}")
+        try:
+            record = rt.worker.apply(args.task, by=args.by or settings.user, resume=args.resume)
+        except StalePlan as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        for step in record.steps:
+            print(f"  {step['description']}: {step['status']}")
+        if record.state is TaskState.COMPLETE:
+            url = rt.workspace.job_url(record.job_id) if record.job_id else ""
+            print(f"Task {record.id} COMPLETE: job {record.job_id} {url}".rstrip())
+            return 0
+        print(f"Task {record.id} {record.state}:\n{record.error}", file=sys.stderr)
+        return 1
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    rt = Runtime(settings)
+    if args.task:
+        record = rt.store.get(args.task)
+        if args.json:
+            print(json.dumps(record.to_doc(), indent=2, default=str))
+        else:
+            print(format_record(record))
+        return 0
+    records = rt.store.find(thread=args.thread, state=TaskState(args.state) if args.state else None)
+    records = records[-args.limit :] if args.limit else records
+    if args.json:
+        print(json.dumps([r.to_doc() for r in records], indent=2, default=str))
+        return 0
+    if not records:
+        print(f"No tasks yet in {settings.state_path}. Start with: jobagent plan --help")
+        return 0
+    print(format_table(records))
+    return 0
+
+
+def format_table(records: list[TaskRecord]) -> str:
+    rows = [("TASK", "STATE", "ACTION", "JOB", "UPDATED", "THREAD", "REQUEST")]
+    for r in records:
+        request = r.request.replace("\n", " ")
+        rows.append((r.id, str(r.state), r.action, str(r.job_id or "-"), r.updated_at[:19].replace("T", " "),
+                     r.thread[:24], request[:50] + ("…" if len(request) > 50 else "")))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+
+
+def format_record(r: TaskRecord) -> str:
+    lines = [f"Task {r.id}: {r.state} ({r.action}{f', job {r.job_id}' if r.job_id else ''})",
+             f"  requested by {r.requester} in thread {r.thread} at {r.created_at}",
+             f"  request: {r.request}"]
+    if r.decided_by:
+        lines.append(f"  decided by: {r.decided_by}")
+    if r.error:
+        lines.append(f"  error: {r.error}")
+    lines += [f"  {h['at']}  {h['state']}" + (f" by {h['by']}" if h.get("by") else "") for h in r.history]
+    if r.plan:
+        lines += ["", r.plan["text"]]
+    return "\n".join(lines)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.demo import run_demo
+
+    return run_demo(settings)
+
+
+def cmd_emulator(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from standins.databricks import serve
+
+    serve(args.port, Path(args.data) if args.data else None)
+    return 0
+
+
+def _info(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+COMMANDS = {
+    "plan": cmd_plan,
+    "approve": cmd_approve,
+    "reject": cmd_reject,
+    "apply": cmd_apply,
+    "status": cmd_status,
+    "demo": cmd_demo,
+    "emulator": cmd_emulator,
+}

@@ -1,0 +1,118 @@
+"""Configuration from environment variables, and the choice of Databricks workspace.
+
+Databricks credentials come from the SDK's own unified config (DATABRICKS_* variables,
+~/.databrickscfg profiles); the local emulator is used when asked (JOBAGENT_WORKSPACE=emulator) or
+when nothing is configured, and callers print `WorkspaceHandle.description` so the user knows which.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+WORKSPACE_MODES = ("auto", "emulator", "databricks")
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    state_path: Path
+    notes_dir: Path
+    docs_dir: Path
+    workspace_mode: str
+    emulator_data: Path
+    user: str
+    log_level: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        home = Path(env.get("JOBAGENT_HOME", ".jobagent"))
+        mode = env.get("JOBAGENT_WORKSPACE", "auto").lower()
+        if mode not in WORKSPACE_MODES:
+            raise ConfigError(f"JOBAGENT_WORKSPACE={mode!r} is not one of {', '.join(WORKSPACE_MODES)}.")
+        level = env.get("JOBAGENT_LOG_LEVEL", "WARNING").upper()
+        if level not in logging.getLevelNamesMapping():
+            raise ConfigError(f"JOBAGENT_LOG_LEVEL={level!r} is not a logging level (try INFO or DEBUG).")
+        return cls(
+            home=home,
+            state_path=Path(env.get("JOBAGENT_STATE_PATH", home / "state.json")),
+            notes_dir=Path(env.get("JOBAGENT_NOTES_DIR", "notes")),
+            docs_dir=Path(env.get("JOBAGENT_DOCS_DIR", home / "docs")),
+            workspace_mode=mode,
+            emulator_data=Path(env.get("JOBAGENT_EMULATOR_DATA", home / "emulator.json")),
+            user=env.get("JOBAGENT_USER") or _login_name(),
+            log_level=level,
+        )
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except OSError:
+        return "unknown"
+
+
+@dataclass
+class WorkspaceHandle:
+    """A connected workspace plus the in-process emulator behind it, if any (stop it when done)."""
+
+    client: Any
+    description: str
+    emulator: Any = None
+
+    def close(self) -> None:
+        if self.emulator is not None:
+            self.emulator.stop()
+            self.emulator = None
+
+
+def databricks_configured() -> bool:
+    """True when the SDK's unified auth finds a host and credentials (env or ~/.databrickscfg)."""
+    from databricks.sdk.core import Config
+
+    try:
+        Config()
+    except ValueError:
+        return False
+    return True
+
+
+def open_workspace(settings: Settings, *, persist: bool = True) -> WorkspaceHandle:
+    """Connect to the configured workspace, or start the local emulator (persisted to a file)."""
+    from databricks.sdk import WorkspaceClient
+
+    use_real = settings.workspace_mode == "databricks" or (
+        settings.workspace_mode == "auto" and databricks_configured()
+    )
+    if use_real:
+        try:
+            client = WorkspaceClient()
+        except ValueError as exc:
+            raise ConfigError(
+                f"Databricks is not configured: {exc}. Set DATABRICKS_HOST and DATABRICKS_TOKEN, "
+                "or DATABRICKS_CONFIG_PROFILE, or use JOBAGENT_WORKSPACE=emulator."
+            ) from exc
+        return WorkspaceHandle(client, f"Databricks workspace {client.config.host}")
+    from standins.databricks import WorkspaceEmulator
+
+    data = settings.emulator_data if persist else None
+    emulator = WorkspaceEmulator(data_path=data)
+    emulator.start()
+    where = f"state in {data}" if data else "in memory"
+    return WorkspaceHandle(
+        emulator.client(), f"local Databricks workspace emulator at {emulator.url} ({where})", emulator
+    )

@@ -1,0 +1,51 @@
+"""Wires configuration to the store, the notes, the workspace and the Worker (CLI, demo and bot share it)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from agent.config import Settings, WorkspaceHandle, open_workspace
+from agent.notes import NoteBook
+from agent.state import StateStore
+from agent.worker import Worker
+from agent.workspace import Workspace
+
+
+class Runtime:
+    """Lazily opened parts: a command that only reads state never starts a workspace."""
+
+    def __init__(self, settings: Settings, handle: WorkspaceHandle | None = None):
+        self.settings = settings
+        self._handle = handle
+
+    @cached_property
+    def store(self) -> StateStore:
+        return StateStore(self.settings.state_path)
+
+    @cached_property
+    def notes(self) -> NoteBook:
+        return NoteBook(self.settings.notes_dir)
+
+    @property
+    def handle(self) -> WorkspaceHandle:
+        if self._handle is None:
+            self._handle = open_workspace(self.settings)
+        return self._handle
+
+    @cached_property
+    def workspace(self) -> Workspace:
+        return Workspace(self.handle.client, self.handle.description)
+
+    @cached_property
+    def worker(self) -> Worker:
+        return Worker(lambda: self.workspace, self.store, self.notes)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
