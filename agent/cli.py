@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--job-id", type=int, help="update this existing job instead of creating one")
     plan.add_argument("--thread", help="conversation id: follow-ups in the same thread update its job")
     plan.add_argument("--run-now", action="store_true", help="also start a run after applying")
+    plan.add_argument("--check", action="store_true",
+                      help="check the workspace now (paths, node types, name free); always done at apply")
     plan.add_argument("--by", help="who is asking (default: $JOBAGENT_USER or your login)")
     plan.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
@@ -111,9 +113,11 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
             lead = TechLead.from_settings(settings, rt)
             assignment = lead.assign(args.request, thread=args.thread, job_id=args.job_id)
             request = args.request
-        if not args.json:
+        record = rt.worker.submit(
+            assignment, request=request, requester=by, thread=args.thread, run_now=args.run_now, preflight=args.check
+        )
+        if rt.connected and not args.json:
             _info(f"Workspace: {rt.handle.description}")
-        record = rt.worker.submit(assignment, request=request, requester=by, thread=args.thread, run_now=args.run_now)
         if args.json:
             print(json.dumps(plan_json(record), indent=2))
         else:
@@ -265,3 +269,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "emulator": cmd_emulator,
 }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,6 +27,10 @@ class Runtime:
         return NoteBook(self.settings.notes_dir)
 
     @property
+    def connected(self) -> bool:
+        return self._handle is not None
+
+    @property
     def handle(self) -> WorkspaceHandle:
         if self._handle is None:
             self._handle = open_workspace(self.settings)

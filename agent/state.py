@@ -193,6 +193,11 @@ class StateStore:
         log.info("task %s recorded as %s (thread %s)", record.id, record.state, record.thread)
         return record
 
+    def import_records(self, records: list[TaskRecord]) -> None:
+        """Bulk insert in one write (migrations, benchmarks); history is taken as given."""
+        with self._locked():
+            self._tasks.insert_multiple(r.to_doc() for r in records)
+
     def update(self, task_id: str, **fields: Any) -> TaskRecord:
         """Change fields other than the state (use `transition` for that)."""
         if "state" in fields:

@@ -49,8 +49,13 @@ class Worker:
         channel: str | None = None,
         run_now: bool = False,
         meta: dict[str, Any] | None = None,
+        preflight: bool = True,
     ) -> TaskRecord:
-        """Record a new task for `assignment` and plan it (or record its questions)."""
+        """Record a new task for `assignment` and plan it (or record its questions).
+
+        With `preflight` the workspace checks run now, so a missing notebook is reported before anyone
+        approves; without it a *create* is planned offline and the checks run at apply time.
+        """
         task_id = new_task_id()
         thread = thread or f"cli-{task_id}"
         for older in self.store.find(thread=thread):
@@ -78,18 +83,20 @@ class Worker:
             self.notes.append(thread, "question", task_id, "\n".join(f"- {q}" for q in assignment.questions))
             return record
         try:
-            plan = self.plan(record)
+            plan = self.plan(record, check_workspace=preflight or record.action == "update")
         except (ValidationFailed, WorkspaceError) as exc:
             return self._fail(record.id, exc, phase="plan")
         return self.store.update(record.id, plan=plan.to_dict(), fingerprint=plan.fingerprint)
 
     # -- phases --------------------------------------------------------------------------------
-    def validate(self, record: TaskRecord) -> dict[str, Any]:
+    def validate(self, record: TaskRecord, *, check_workspace: bool = True) -> dict[str, Any]:
         """Every problem with the settings and their prerequisites; returns the remote job (or None)."""
         settings = record.settings or {}
         problems = settings_problems(settings)
         remote = None
-        if record.action == "update":
+        if not check_workspace:
+            pass
+        elif record.action == "update":
             job = self.ws.get_job(record.job_id) if record.job_id else None
             if job is None:
                 problems.append(f"Job {record.job_id} does not exist in {self.ws.label}; it cannot be updated.")
@@ -103,14 +110,14 @@ class Worker:
                     f"A job named {settings['name']!r} already exists (job {others[0]}). "
                     "Choose another name, or ask to update that job."
                 )
-        if not settings_problems(settings):
+        if check_workspace and not settings_problems(settings):
             problems.extend(workspace_problems(settings, self.ws))
         if problems:
             raise ValidationFailed(problems)
         return {"remote": remote}
 
-    def plan(self, record: TaskRecord) -> Plan:
-        remote = self.validate(record)["remote"]
+    def plan(self, record: TaskRecord, *, check_workspace: bool = True) -> Plan:
+        remote = self.validate(record, check_workspace=check_workspace)["remote"]
         wanted = self.desired_settings(record, remote)
         changes = diff_settings(remote, wanted)
         name = wanted.get("name", "")

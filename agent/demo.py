@@ -1,0 +1,86 @@
+"""`jobagent demo`: the whole loop on an in-process Databricks emulator — no Slack, no keys, no network."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from dataclasses import replace
+
+from agent.config import Settings, WorkspaceHandle
+from agent.models import TaskState
+from agent.runtime import Runtime
+from agent.state import TaskRecord
+from agent.tech_lead import TechLead
+
+THREAD = "demo-thread-1"
+SCENES = [
+    ("A data engineer asks for a new job", THREAD,
+     "Run /Repos/etl/ingest then /Repos/etl/transform every weekday at 2:30am Berlin time on a small "
+     "cluster, retry twice, email data-eng@example.com on failure. Call it nightly-ingest."),
+    ("A follow-up in the same thread becomes an update", THREAD,
+     "make it 3am instead, and also email bob@example.com"),
+    ("A request the Tech Lead cannot act on gets a question", "demo-thread-2",
+     "set up a daily job at 6am please"),
+    ("A request that fails validation", "demo-thread-3",
+     "run /Repos/etl/does-not-exist hourly on node type z9.huge, call it broken-job"),
+]
+
+
+def run_demo(settings: Settings) -> int:
+    from standins.databricks import WorkspaceEmulator
+
+    demo_home = settings.home / "demo"
+    shutil.rmtree(demo_home, ignore_errors=True)
+    settings = replace(settings, state_path=demo_home / "state.json", notes_dir=demo_home / "notes")
+    emulator = WorkspaceEmulator()
+    url = emulator.start()
+    say(f"Started a local Databricks workspace emulator at {url} (in memory, seeded with notebooks).")
+    handle = WorkspaceHandle(emulator.client(), f"local emulator at {url}", emulator)
+    with Runtime(settings, handle) as rt:
+        lead = TechLead.from_settings(settings, rt)
+        for number, (title, thread, request) in enumerate(SCENES, 1):
+            heading(f"{number}. {title}")
+            say(f'@alice in {thread}: "{request}"')
+            assignment = lead.assign(request, thread=thread)
+            record = rt.worker.submit(assignment, request=request, requester="alice", thread=thread)
+            show_plan(record)
+            if record.state is TaskState.PLANNED:
+                rt.worker.approve(record.id, by="bob")
+                say(f"bob approved {record.id}; the Worker validates, re-checks the plan and applies…")
+                done = rt.worker.apply(record.id, by="bob")
+                if done.state is TaskState.COMPLETE:
+                    say(f"✔ {done.state}: job {done.job_id} — {rt.workspace.job_url(done.job_id)}")
+                else:
+                    say(f"✘ {done.state}: {done.error}")
+        heading("Where things are")
+        say(f"State DB : {settings.state_path}  (jobagent status, with JOBAGENT_STATE_PATH={settings.state_path})")
+        for thread in dict.fromkeys(t for _, t, _ in SCENES):
+            say(f"Note     : {rt.notes.path_for(thread)}")
+        jobs = emulator.jobs_snapshot()
+        say(f"Jobs in the emulator: {', '.join(f'{j['job_id']} {j['settings']['name']!r}' for j in jobs) or 'none'}")
+    return 0
+
+
+def show_plan(record: TaskRecord) -> None:
+    if record.state is TaskState.NEEDS_INPUT:
+        for q in record.questions:
+            say(f"Tech Lead asks: {q}")
+        return
+    if record.plan:
+        print(textwrap.indent(record.plan["text"], "    "))
+    for note in record.meta.get("notes") or []:
+        say(f"  · {note}")
+    for a in record.assumptions:
+        say(f"  assumed: {a}")
+    for i, c in enumerate(record.citations, 1):
+        say(f"  [{i}] {c['title']} — {c['url']}")
+    if record.state is TaskState.FAILED:
+        say(f"✘ FAILED before anyone approved it:\n{textwrap.indent(record.error or '', '    ')}")
+
+
+def heading(text: str) -> None:
+    print(f"\n━━ {text} " + "━" * max(0, 70 - len(text)))
+
+
+def say(text: str) -> None:
+    print(f"  {text}")

@@ -1,0 +1,217 @@
+"""The Tech Lead: a request (plus its thread's history) → an Assignment with cited documentation.
+
+Offline and deterministic: the rule-based parser reads the request, the docs index supplies the
+passages that explain and confirm each field it set, and the quartz module shows the next run times.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from databricks.sdk.service.jobs import JobSettings
+
+from agent.models import Assignment, Citation, TaskState
+from agent.notes import NoteBook
+from agent.quartz import next_fire_times
+from agent.state import StateStore, TaskRecord
+from agent.techlead.merge import merge_settings
+from agent.techlead.parser import ParsedRequest, ParserDefaults, parse_request
+from agent.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+# What to ask the docs about for each field family the request touched (API field names on purpose:
+# the reference is written in them).
+TOPIC_QUERIES = {
+    "schedule": "schedule quartz_cron_expression timezone_id cron schedule",
+    "trigger": "trigger file_arrival url file arrival trigger",
+    "cluster": "new_cluster num_workers node_type_id spark_version autoscale job cluster",
+    "serverless": "environments environment_key serverless environment",
+    "notifications": "email_notifications on_failure on_success on_start",
+    "retries": "max_retries min_retry_interval_millis retry_on_timeout",
+    "timeout": "timeout_seconds timeout",
+    "concurrency": "max_concurrent_runs concurrent runs",
+    "parameters": "job parameters default parameters base_parameters",
+    "tags": "tags job tags",
+    "dependencies": "depends_on task_key dependencies",
+    "tasks": "tasks notebook_task notebook_path",
+    "sql": "sql_task warehouse_id query file",
+    "dbt": "dbt_task commands project_directory",
+    "pipeline": "pipeline_task pipeline_id full_refresh",
+    "wheel": "python_wheel_task package_name entry_point",
+    "run_job": "run_job_task job_id",
+}
+MAX_CITATIONS = 6
+
+
+@dataclass
+class ThreadContext:
+    """What the thread already holds: the task to continue and the job it created, if any."""
+
+    previous: TaskRecord | None = None
+    job_id: int | None = None
+    history: list[str] = field(default_factory=list)
+
+
+class TechLead:
+    def __init__(
+        self,
+        *,
+        store: StateStore,
+        notes: NoteBook,
+        workspace: Callable[[], Workspace] | None = None,
+        index: Callable[[], Any] | None = None,
+        defaults: ParserDefaults | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self.store, self.notes = store, notes
+        self._workspace, self._index = workspace, index
+        self.defaults = defaults or ParserDefaults()
+        self.clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Any, runtime: Any) -> TechLead:
+        from retrieval import DocsIndex
+
+        def index() -> Any:
+            docs = settings.docs_dir if settings.docs_dir.exists() else None
+            return DocsIndex.load_or_build(docs_dir=docs, cache_dir=settings.index_dir)
+
+        return cls(store=runtime.store, notes=runtime.notes, workspace=lambda: runtime.workspace, index=index)
+
+    # -- context ---------------------------------------------------------------------------------
+    def context(self, thread: str | None) -> ThreadContext:
+        if not thread:
+            return ThreadContext()
+        tasks = self.store.find(thread=thread)
+        ctx = ThreadContext(previous=tasks[-1] if tasks else None)
+        for task in reversed(tasks):
+            if task.job_id and task.state is TaskState.COMPLETE:
+                ctx.job_id = task.job_id
+                break
+        ctx.history = [e.body for e in self.notes.entries(thread) if e.kind == "request"]
+        return ctx
+
+    # -- the main entry ----------------------------------------------------------------------------
+    def assign(
+        self, request: str, *, thread: str | None = None, job_id: int | None = None, requester_email: str | None = None
+    ) -> Assignment:
+        ctx = self.context(thread)
+        defaults = self.defaults
+        if requester_email:
+            defaults = _with_email(defaults, requester_email)
+        base, action, target = None, "create", job_id or ctx.job_id
+        text = request
+        if target:
+            base, action = self._remote_settings(target), "update"
+            if base is None:
+                return Assignment(None, "update", target, questions=[f"Job {target} does not exist (any more). Which job did you mean?"])
+        elif ctx.previous and ctx.previous.state is TaskState.NEEDS_INPUT:
+            text = f"{ctx.previous.request}\n{request}"  # the reply completes the earlier request
+        elif ctx.previous and ctx.previous.settings and ctx.previous.state in (TaskState.PLANNED, TaskState.FAILED, TaskState.REJECTED):
+            base = ctx.previous.settings  # revise the plan not yet applied
+        parsed = parse_request(text, base=base, defaults=defaults)
+        if parsed.action == "update" and not target and parsed.job_ref is not None:
+            resolved = self._resolve(parsed)
+            if isinstance(resolved, Assignment):
+                return resolved
+            target, remote = resolved
+            patched = merge_settings(remote, parsed.settings or {}, parsed.touched)
+            parsed = ParsedRequest(patched, "update", target, parsed.assumptions, parsed.questions, parsed.topics, parsed.touched)
+            action = "update"
+        elif not target:
+            action = "create" if parsed.settings is not None or not parsed.job_ref else parsed.action
+        settings = JobSettings.from_dict(parsed.settings) if parsed.settings else None
+        assignment = Assignment(
+            settings=settings,
+            action=action,  # type: ignore[arg-type]
+            job_id=target if action == "update" else None,
+            assumptions=list(parsed.assumptions),
+            questions=list(parsed.questions),
+        )
+        if settings is not None:
+            self._cite(assignment, request, parsed)
+            self._schedule_preview(assignment)
+        log.info("tech lead: %s, %d citations, %d questions", action, len(assignment.citations), len(assignment.questions))
+        return assignment
+
+    def _remote_settings(self, job_id: int) -> dict[str, Any] | None:
+        if self._workspace is None:
+            return None
+        job = self._workspace().get_job(job_id)
+        return job.settings.as_dict() if job and job.settings else None
+
+    def _resolve(self, parsed: ParsedRequest) -> tuple[int, dict[str, Any]] | Assignment:
+        ref = parsed.job_ref
+        if isinstance(ref, str) and ref.isdigit():
+            ref = int(ref)
+        if isinstance(ref, int):
+            remote = self._remote_settings(ref)
+            if remote is None:
+                return Assignment(None, "update", ref, questions=[f"I cannot find job {ref} in the workspace. Which job id or name did you mean?"])
+            return ref, remote
+        ids = sorted(self._workspace().jobs_named(str(ref))) if self._workspace else []
+        if not ids:
+            return Assignment(None, "update", None, questions=[f"No job is named {ref!r}. Which job did you mean (id or exact name)?"])
+        if len(ids) > 1:
+            return Assignment(None, "update", None, questions=[f"{len(ids)} jobs are named {ref!r} ({', '.join(map(str, ids))}). Which job id?"])
+        remote = self._remote_settings(ids[0])
+        return ids[0], remote or {}
+
+    # -- documentation -----------------------------------------------------------------------------
+    def _cite(self, assignment: Assignment, request: str, parsed: ParsedRequest) -> None:
+        """Cite what explains each field family touched; confirm top-level field names exist in the reference."""
+        if self._index is None:
+            return
+        try:
+            index = self._index()
+        except Exception as exc:  # the plan must not fail because the docs index could not be built
+            log.warning("docs index unavailable: %s", exc)
+            assignment.notes.append("Documentation index unavailable; plan made without citations.")
+            return
+        seen: dict[str, Citation] = {}
+        topics = [t for t in parsed.topics if t in TOPIC_QUERIES] or ["tasks"]
+        for topic in topics:
+            for passage in index.search(f"{TOPIC_QUERIES[topic]} {_plain(request)}", k=2)[:1]:
+                if passage.title not in seen:
+                    seen[passage.title] = Citation(passage.title, passage.url, passage.score, passage.text)
+                    first = _first_sentence(passage.text)
+                    if first:
+                        assignment.notes.append(f"{topic}: {first} [{passage.title}]")
+        for passage in index.search(_plain(request), k=3):
+            if len(seen) >= MAX_CITATIONS:
+                break
+            seen.setdefault(passage.title, Citation(passage.title, passage.url, passage.score, passage.text))
+        assignment.citations = list(seen.values())[:MAX_CITATIONS]
+
+    def _schedule_preview(self, assignment: Assignment) -> None:
+        sched = assignment.settings.schedule if assignment.settings else None
+        if not sched or not sched.quartz_cron_expression:
+            return
+        try:
+            times = next_fire_times(sched.quartz_cron_expression, sched.timezone_id or "UTC", 3, self.clock())
+        except ValueError:
+            return
+        shown = ", ".join(t.strftime("%a %Y-%m-%d %H:%M %Z") for t in times)
+        assignment.notes.append(f"next runs: {shown}")
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"\s+", " ", text)[:400]
+
+
+def _first_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    m = re.match(r"(.{20,220}?[.!?])(\s|$)", text)
+    return m.group(1) if m else text[:200]
+
+
+def _with_email(defaults: ParserDefaults, email: str) -> ParserDefaults:
+    from dataclasses import replace
+
+    return replace(defaults, requester_email=email) if hasattr(defaults, "requester_email") else defaults
