@@ -177,7 +177,8 @@ class TechLead:
         seen: dict[str, Citation] = {}
         topics = [t for t in parsed.topics if t in TOPIC_QUERIES] or ["tasks"]
         for topic in topics:
-            for passage in index.search(f"{TOPIC_QUERIES[topic]} {_plain(request)}", k=2)[:1]:
+            # The topic's own field names alone: the whole request would drown them out.
+            for passage in index.search(TOPIC_QUERIES[topic], k=1):
                 if passage.title not in seen:
                     seen[passage.title] = Citation(passage.title, passage.url, passage.score, passage.text)
                     first = _first_sentence(passage.text)
