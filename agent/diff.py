@@ -75,25 +75,28 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def strip_server_fields(remote: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
-    """Drop fields from `remote` that the service filled in and the wanted settings do not mention."""
-    remote = json.loads(json.dumps(remote))
+def drop_defaults(settings: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """A copy without values equal to the service's defaults (they count as unset), and without
+    server-only fields unless the wanted settings mention them."""
+    settings = json.loads(json.dumps(settings))
     for key, default in SERVER_DEFAULTS.items():
-        if key not in wanted and (key in SERVER_ONLY or remote.get(key) == default):
-            remote.pop(key, None)
-    wanted_tasks = {t.get("task_key"): t for t in wanted.get("tasks", [])}
-    for task in remote.get("tasks", []):
-        want = wanted_tasks.get(task.get("task_key"), {})
+        if settings.get(key) == default or (key in SERVER_ONLY and key not in wanted):
+            settings.pop(key, None)
+    for task in settings.get("tasks", []):
         for key, default in TASK_DEFAULTS.items():
-            if key not in want and task.get(key) == default:
+            if task.get(key) == default:
                 task.pop(key, None)
-    return remote
+    return settings
 
 
 def diff_settings(remote: dict[str, Any] | None, wanted: dict[str, Any]) -> list[FieldChange]:
-    """Changes that turn `remote` (None for a new job) into `wanted`, in a stable order."""
-    old = flatten(strip_server_fields(remote, wanted)) if remote else {}
-    new = flatten(wanted)
+    """Changes that turn `remote` (None for a new job) into `wanted`, in a stable order.
+
+    For an update both sides are compared without default values, so setting a timeout reads
+    `+ timeout_seconds`, and spelling out a default is no change; a new job shows all it sets.
+    """
+    old = flatten(drop_defaults(remote, wanted)) if remote else {}
+    new = flatten(drop_defaults(wanted, wanted)) if remote else flatten(wanted)
     changes: list[FieldChange] = []
     for path in sorted(set(old) | set(new), key=_sort_key):
         if path not in old:

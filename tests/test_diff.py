@@ -31,3 +31,12 @@ def test_fingerprint_changes_with_remote():
     assert fingerprint({"a": 1}) == fingerprint({"a": 1})
     assert fingerprint({"a": 1}) != fingerprint({"a": 2})
     assert fingerprint(None) != fingerprint({})
+
+
+def test_defaults_spelled_out_are_no_change_and_setting_one_is_an_addition():
+    remote = {"name": "j", "max_concurrent_runs": 1, "timeout_seconds": 0}
+    assert diff_settings(remote, {"name": "j", "max_concurrent_runs": 1}) == []
+    got = [(c.op, c.path) for c in diff_settings(remote, {"name": "j", "timeout_seconds": 60})]
+    assert got == [("+", "timeout_seconds")]
+    got = [(c.op, c.path) for c in diff_settings({"name": "j", "timeout_seconds": 60}, {"name": "j", "timeout_seconds": 0})]
+    assert got == [("-", "timeout_seconds")]

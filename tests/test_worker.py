@@ -143,19 +143,17 @@ def test_429_is_retried_and_500_is_reported_then_retry_creates_once(runtime, emu
 
 
 def test_create_resent_by_sdk_after_timeout_leaves_one_job(runtime, emulator):
-    from databricks.sdk import WorkspaceClient
-
     from agent.workspace import Workspace
 
     record = submit(runtime, "ingest.json")
     runtime.worker.approve(record.id, by="bob")
     # The first create is processed after the client gave up waiting; the SDK re-sends it.
     emulator.faults.add(path_prefix="/api/2.2/jobs/create", latency=1.5, count=1)
-    impatient = WorkspaceClient(host=emulator.url, token=emulator.token, http_timeout_seconds=1, retry_timeout_seconds=20)
+    impatient = emulator.client(http_timeout_seconds=1, retry_timeout_seconds=20)
     runtime.worker._workspace = Workspace(impatient, "impatient")
     done = runtime.worker.apply(record.id)
     assert done.state is TaskState.COMPLETE
-    emulator.wait_idle() if hasattr(emulator, "wait_idle") else None
+    assert emulator.wait_idle()
     jobs = [j for j in emulator.jobs_snapshot() if j["settings"]["tags"].get(TASK_TAG) == record.id]
     assert [j["job_id"] for j in jobs] == [done.job_id]
 

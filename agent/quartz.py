@@ -1,0 +1,295 @@
+"""Quartz cron expressions, as the Databricks Jobs scheduler reads them: validate and preview.
+
+Pure functions, no I/O. Quartz differs from Unix cron in ways people trip over: seconds come first,
+day-of-week counts 1 = SUN .. 7 = SAT, and `?` must stand in exactly one of day-of-month /
+day-of-week. `quartz_error` explains what is wrong in words a user can act on; `next_fire_times`
+shows when a schedule would really fire, in the schedule's own time zone (DST included).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
+
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1
+    )
+}
+DAYS = {d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), start=1)}
+FIELD_NAMES = ("seconds", "minutes", "hours", "day-of-month", "month", "day-of-week", "year")
+BOUNDS = ((0, 59), (0, 59), (0, 23), (1, 31), (1, 12), (1, 7), (1970, 2099))
+LAST_YEAR = 2099
+_CUSTOM_OFFSET = re.compile(r"^(?:GMT|UTC)([+-])(\d{1,2})(?::?(\d{2}))?$")
+
+
+class QuartzError(ValueError):
+    """An expression Quartz would refuse; the message says which field and why."""
+
+
+@dataclass
+class _Spec:
+    """One parsed expression: plain value sets plus the day-of-month / day-of-week specials."""
+
+    fields: list[set[int]]
+    dom_any: bool = False  # `?` in day-of-month: the day-of-week field decides
+    dow_any: bool = False  # `?` in day-of-week: the day-of-month field decides
+    dom_last_offsets: set[int] = field(default_factory=set)  # L (0) and L-n (n)
+    dom_last_weekday: bool = False  # LW
+    dom_nearest_weekday: set[int] = field(default_factory=set)  # nW
+    dow_last: set[int] = field(default_factory=set)  # nL: last such weekday of the month
+    dow_nth: set[tuple[int, int]] = field(default_factory=set)  # n#m: m-th such weekday
+
+
+# -- validation --------------------------------------------------------------------------------------
+
+
+def quartz_error(expr: str) -> str | None:
+    """None when `expr` is valid Quartz cron, else a short explanation of the first problem."""
+    try:
+        _parse(expr)
+    except QuartzError as exc:
+        return str(exc)
+    return None
+
+
+def timezone_error(tz_id: str) -> str | None:
+    """None when `tz_id` names a time zone the scheduler knows (IANA/Java ids, UTC, GMT, GMT+hh:mm)."""
+    if not tz_id or not tz_id.strip():
+        return "a time zone id is required, e.g. 'UTC' or 'Europe/Berlin'"
+    try:
+        _zone(tz_id)
+    except ValueError:
+        return f"{tz_id!r} is not a known time zone id; use e.g. 'UTC', 'Europe/Berlin' or 'America/New_York'"
+    return None
+
+
+def _zone(tz_id: str) -> tzinfo:
+    tz_id = tz_id.strip()
+    if tz_id in ("UTC", "GMT", "Z", "UCT", "Etc/UTC", "Etc/GMT"):
+        return UTC
+    custom = _CUSTOM_OFFSET.match(tz_id)
+    if custom:
+        sign, hours, minutes = custom.group(1), int(custom.group(2)), int(custom.group(3) or 0)
+        if hours > 18 or minutes > 59:
+            raise ValueError(tz_id)
+        delta = timedelta(hours=hours, minutes=minutes)
+        return timezone(-delta if sign == "-" else delta, tz_id)
+    if tz_id.startswith(("posix/", "right/", "/")) or tz_id in ("localtime", "Factory") or ".." in tz_id:
+        raise ValueError(tz_id)
+    try:
+        return ZoneInfo(tz_id)
+    except Exception as exc:  # ZoneInfoNotFoundError, ValueError, IsADirectoryError, ...
+        raise ValueError(tz_id) from exc
+
+
+def _parse(expr: str) -> _Spec:
+    if not isinstance(expr, str) or not expr.strip():
+        raise QuartzError("the expression is empty; Quartz needs 6 or 7 fields, e.g. '0 0 2 * * ?'")
+    parts = expr.split()
+    if len(parts) not in (6, 7):
+        raise QuartzError(
+            f"Quartz needs 6 or 7 fields (seconds minutes hours day-of-month month day-of-week [year]), "
+            f"got {len(parts)}"
+            + ("; Unix cron has no seconds field, put a 0 in front" if len(parts) == 5 else "")
+        )
+    if len(parts) == 6:
+        parts.append("*")
+    spec = _Spec(fields=[set() for _ in range(7)])
+    for index, text in enumerate(parts):
+        text = text.upper()
+        if text == "?":
+            if index == 3:
+                spec.dom_any = True
+            elif index == 5:
+                spec.dow_any = True
+            else:
+                raise QuartzError(
+                    f"'?' is only allowed in day-of-month or day-of-week, not in {FIELD_NAMES[index]}"
+                )
+            continue
+        for item in text.split(","):
+            _parse_item(spec, index, item)
+    if spec.dom_any == spec.dow_any:
+        raise QuartzError(
+            "use '?' in exactly one of day-of-month and day-of-week"
+            + (" (not both)" if spec.dom_any else ", e.g. '0 0 2 * * ?' or '0 30 6 ? * MON-FRI'")
+        )
+    return spec
+
+
+def _parse_item(spec: _Spec, index: int, item: str) -> None:
+    name = FIELD_NAMES[index]
+    low, high = BOUNDS[index]
+    if not item:
+        raise QuartzError(f"empty value in {name} (check the commas)")
+    if index == 3 and _parse_dom_special(spec, item):
+        return
+    if index == 5 and _parse_dow_special(spec, item):
+        return
+    step = 1
+    if "/" in item:
+        base, _, step_text = item.partition("/")
+        if not step_text.isdigit() or int(step_text) < 1:
+            raise QuartzError(f"bad step {step_text!r} in {name} field {item!r}; use a positive number")
+        step = int(step_text)
+        if step > high:
+            raise QuartzError(f"step {step} in {name} is larger than {high}")
+    else:
+        base = item
+    if base == "*" or (base == "" and "/" in item):
+        start, end = low, high
+    elif "-" in base:
+        a, _, b = base.partition("-")
+        start, end = _value(index, a, item), _value(index, b, item)
+    else:
+        start = _value(index, base, item)
+        end = high if "/" in item else start
+    spec.fields[index].update(_expand(index, start, end, step))
+
+
+def _expand(index: int, start: int, end: int, step: int) -> list[int]:
+    low, high = BOUNDS[index]
+    if end >= start:
+        return list(range(start, end + 1, step))
+    if index == 6:
+        raise QuartzError(f"year range {start}-{end} runs backwards")
+    # Quartz lets ranges wrap around, e.g. FRI-MON or 22-2 hours.
+    span = high - low + 1
+    return [low + (v - low) % span for v in range(start, end + span + 1, step)]
+
+
+def _value(index: int, text: str, item: str) -> int:
+    name = FIELD_NAMES[index]
+    low, high = BOUNDS[index]
+    names = MONTHS if index == 4 else DAYS if index == 5 else {}
+    if text in names:
+        return names[text]
+    if not text.isdigit():
+        hint = " (use JAN-DEC or 1-12)" if index == 4 else " (use SUN-SAT or 1-7)" if index == 5 else ""
+        raise QuartzError(f"{text!r} is not a valid {name} value in {item!r}{hint}")
+    value = int(text)
+    if not low <= value <= high:
+        extra = "; Quartz counts 1 = SUN .. 7 = SAT" if index == 5 else ""
+        raise QuartzError(f"{name} value {value} is out of range {low}-{high}{extra}")
+    return value
+
+
+def _parse_dom_special(spec: _Spec, item: str) -> bool:
+    if item == "L":
+        spec.dom_last_offsets.add(0)
+    elif item == "LW":
+        spec.dom_last_weekday = True
+    elif m := re.fullmatch(r"L-(\d+)", item):
+        offset = int(m.group(1))
+        if offset > 30:
+            raise QuartzError(f"offset in {item!r} must be 0-30 days before the last day")
+        spec.dom_last_offsets.add(offset)
+    elif m := re.fullmatch(r"(\d+)W", item):
+        day = int(m.group(1))
+        if not 1 <= day <= 31:
+            raise QuartzError(f"day-of-month value {day} in {item!r} is out of range 1-31")
+        spec.dom_nearest_weekday.add(day)
+    else:
+        return False
+    return True
+
+
+def _parse_dow_special(spec: _Spec, item: str) -> bool:
+    if item == "L":
+        spec.fields[5].add(7)  # a lone L in day-of-week means Saturday
+    elif m := re.fullmatch(r"([A-Z]{3}|\d+)L", item):
+        spec.dow_last.add(_value(5, m.group(1), item))
+    elif m := re.fullmatch(r"([A-Z]{3}|\d+)#(\d+)", item):
+        nth = int(m.group(2))
+        if not 1 <= nth <= 5:
+            raise QuartzError(f"the week number in {item!r} must be 1-5")
+        spec.dow_nth.add((_value(5, m.group(1), item), nth))
+    else:
+        return False
+    return True
+
+
+# -- fire times --------------------------------------------------------------------------------------
+
+
+def next_fire_times(expr: str, timezone_id: str, count: int, after: datetime) -> list[datetime]:
+    """The next `count` fire times strictly after `after`, as aware datetimes in `timezone_id`.
+
+    A naive `after` is read as UTC. Local times that do not exist (the spring-forward gap) fire at the
+    same instant shifted past the gap, as Quartz's lenient calendar does; repeated local times (fall
+    back) fire once, at the first occurrence. Fewer than `count` come back if the year field runs out.
+    Raises ValueError for an invalid expression or time zone.
+    """
+    spec = _parse(expr)
+    err = timezone_error(timezone_id)
+    if err:
+        raise ValueError(err)
+    zone = _zone(timezone_id)
+    if after.tzinfo is None:
+        after = after.replace(tzinfo=UTC)
+    start_local = after.astimezone(zone)
+    out: list[datetime] = []
+    seen: set[datetime] = set()
+    for day in _matching_days(spec, start_local.date() - timedelta(days=1)):
+        for local in _times_of_day(spec, day):
+            instant = local.replace(tzinfo=zone).astimezone(UTC)
+            if instant <= after or instant in seen:
+                continue
+            seen.add(instant)
+            out.append(instant.astimezone(zone))
+        if len(out) >= count:
+            break
+    out.sort()
+    return out[:count]
+
+
+def _matching_days(spec: _Spec, first: date) -> Iterator[date]:
+    years = sorted(y for y in spec.fields[6] if y >= first.year)
+    for year in years:
+        for month in sorted(spec.fields[4]):
+            if date(year, month, calendar.monthrange(year, month)[1]) < first:
+                continue
+            for day in range(1, calendar.monthrange(year, month)[1] + 1):
+                d = date(year, month, day)
+                if d >= first and _day_matches(spec, d):
+                    yield d
+
+
+def _day_matches(spec: _Spec, d: date) -> bool:
+    last = calendar.monthrange(d.year, d.month)[1]
+    if spec.dow_any:
+        if d.day in spec.fields[3] or (last - d.day) in spec.dom_last_offsets:
+            return True
+        if spec.dom_last_weekday and d == _nearest_weekday(d.year, d.month, last):
+            return True
+        return any(n <= last and d == _nearest_weekday(d.year, d.month, n) for n in spec.dom_nearest_weekday)
+    dow = (d.weekday() + 1) % 7 + 1  # Python Monday=0 -> Quartz MON=2, SUN=1
+    if dow in spec.fields[5]:
+        return True
+    if dow in spec.dow_last and d.day + 7 > last:
+        return True
+    return (dow, (d.day - 1) // 7 + 1) in spec.dow_nth
+
+
+def _nearest_weekday(year: int, month: int, day: int) -> date:
+    """Quartz `nW`: the weekday nearest to `day`, never leaving the month."""
+    d = date(year, month, day)
+    last = calendar.monthrange(year, month)[1]
+    if d.weekday() == 5:  # Saturday -> Friday, or Monday when Friday is in the previous month
+        return d - timedelta(days=1) if day > 1 else d + timedelta(days=2)
+    if d.weekday() == 6:  # Sunday -> Monday, or Friday when Monday is in the next month
+        return d + timedelta(days=1) if day < last else d - timedelta(days=2)
+    return d
+
+
+def _times_of_day(spec: _Spec, d: date) -> Iterator[datetime]:
+    for hour in sorted(spec.fields[2]):
+        for minute in sorted(spec.fields[1]):
+            for second in sorted(spec.fields[0]):
+                yield datetime(d.year, d.month, d.day, hour, minute, second)

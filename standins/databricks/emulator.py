@@ -1,0 +1,206 @@
+"""`WorkspaceEmulator`: a local Databricks workspace over HTTP, and `serve()` for `jobagent emulator`.
+
+In-process use (tests, `jobagent demo`): `with WorkspaceEmulator() as emu: emu.client().jobs.list()`.
+Out of process: `serve(port, data_path)`, then point DATABRICKS_HOST / DATABRICKS_TOKEN at it and drive
+faults through `POST /_emulator/faults`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from standins.databricks.faults import FaultInjector
+from standins.databricks.routes import build_routes
+from standins.databricks.seed import DEFAULT_USER, seed
+from standins.databricks.server import EmulatorServer, control, dispatch
+from standins.databricks.state import Store, empty_state
+from standins.databricks.workspace_files import put_object
+
+log = logging.getLogger("standins.databricks")
+ROOT_DIRS = ("/", "/Users", "/Shared", "/Repos")
+
+
+class WorkspaceEmulator:
+    """A Databricks workspace (Jobs 2.2, Workspace, Clusters, SQL warehouses) on 127.0.0.1.
+
+    Any non-empty bearer token is accepted; everything is done as `user_name`. Runs advance one step
+    per runs/get poll and finish after `run_steps` polls. With `data_path`, state survives restarts.
+    """
+
+    token = "dapi-local"
+
+    def __init__(
+        self,
+        *,
+        data_path: Path | None = None,
+        seed: bool = True,
+        run_steps: int = 3,
+        user_name: str = DEFAULT_USER,
+    ):
+        self.user_name = user_name
+        self.run_steps = max(0, int(run_steps))
+        self.faults = FaultInjector()
+        self.calls: list[tuple[str, str]] = []
+        self.store = Store(data_path)
+        self._routes = build_routes(self.run_steps)
+        self._server: EmulatorServer | None = None
+        self._thread: threading.Thread | None = None
+        self._url: str | None = None
+        self._idle = threading.Condition()
+        self._in_flight = 0
+        with self.store.transaction():  # reads data_path when it exists
+            if not self.store.loaded:
+                self._fill(seed)
+
+    def _fill(self, with_seed: bool) -> None:
+        self.store.data = empty_state()
+        for path in ROOT_DIRS:
+            put_object(self.store, path, "DIRECTORY", b"")
+        if with_seed:
+            seed(self.store, self.user_name)
+        self.store.mark_dirty()
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Bind and serve in a daemon thread; the socket is listening when this returns."""
+        if self._server is not None:
+            return self.url
+        self._server = EmulatorServer((host, port), self)
+        bound_host, bound_port = self._server.server_address[:2]
+        self._url = f"http://{bound_host}:{bound_port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name=f"databricks-emulator-{bound_port}",
+            daemon=True,
+        )
+        self._thread.start()
+        log.info("Databricks workspace emulator listening on %s", self._url)
+        return self._url
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        server.close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        log.info("Databricks workspace emulator at %s stopped", self._url)
+
+    def __enter__(self) -> WorkspaceEmulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            raise RuntimeError("The emulator is not started; call start() first")
+        return self._url
+
+    def client(self, **config: Any):
+        """A real `WorkspaceClient` for this emulator, with short timeouts so failures surface fast.
+
+        Keyword arguments go to `databricks.sdk.config.Config` (e.g. `retry_timeout_seconds=5`);
+        `WorkspaceClient(...)` itself does not accept the timeout options.
+        """
+        from databricks.sdk import WorkspaceClient
+        from databricks.sdk.config import Config
+
+        options = {"retry_timeout_seconds": 30, "http_timeout_seconds": 15, **config}
+        return WorkspaceClient(config=Config(host=self.url, token=self.token, auth_type="pat", **options))
+
+    # -- request accounting (called by the HTTP handler) --------------------------------------------
+    def _process(self, method: str, path: str, query: dict, raw: bytes, oversize: bool, headers: Any):
+        if path.startswith("/_emulator/"):
+            return control(self, method, path, raw)
+        with self._idle:
+            self.calls.append((method, path))
+            self._in_flight += 1
+        try:
+            return dispatch(self, method, path, query, raw, oversize, headers)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no request is being processed (e.g. one delayed by injected latency)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+    def reset_calls(self) -> None:
+        with self._idle:
+            self.calls.clear()
+
+    def reset(self, *, seed: bool = True) -> None:
+        """Back to a fresh workspace: state, faults and recorded calls."""
+        with self.store.transaction():
+            self._fill(seed)
+        self.faults.clear()
+        self.reset_calls()
+
+    # -- test and demo helpers -------------------------------------------------------------------------
+    def add_notebook(self, path: str, source: str = "", language: str = "PYTHON") -> None:
+        with self.store.transaction():
+            put_object(
+                self.store,
+                path,
+                "NOTEBOOK",
+                source.encode("utf-8"),
+                language=language.upper(),
+                make_parents=True,
+                overwrite=True,
+            )
+
+    def add_file(self, path: str, content: bytes | str = b"") -> None:
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        with self.store.transaction():
+            put_object(self.store, path, "FILE", data, make_parents=True, overwrite=True)
+
+    def jobs_snapshot(self) -> list[dict[str, Any]]:
+        """Stored jobs (full settings), oldest first."""
+        with self.store.transaction():
+            return sorted(copy.deepcopy(list(self.store.data["jobs"].values())), key=lambda j: j["job_id"])
+
+    def runs_snapshot(self) -> list[dict[str, Any]]:
+        with self.store.transaction():
+            return sorted(copy.deepcopy(list(self.store.data["runs"].values())), key=lambda r: r["run_id"])
+
+
+def serve(port: int, data_path: Path | None) -> None:
+    """Run an emulator in the foreground until Ctrl-C (or SIGTERM); prints how to point clients at it."""
+    emulator = WorkspaceEmulator(data_path=data_path)
+    url = emulator.start(port=port)
+    stop = threading.Event()
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main else None
+    print(f"Databricks workspace emulator listening on {url}")
+    print(f"State: {data_path if data_path else 'in memory (lost on exit)'}")
+    print(f"Token: any non-empty bearer token is accepted, e.g. {emulator.token}")
+    print("Point the SDK, the CLI or jobagent at it with:")
+    print(f"  export DATABRICKS_HOST={url} DATABRICKS_TOKEN={emulator.token}")
+    print(
+        f'Inject faults: curl -X POST {url}/_emulator/faults -d \'{{"path_prefix": "/api/2.2/jobs/create", '
+        '"status": 503, "count": 1}\''
+    )
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        print()
+    finally:
+        emulator.stop()
+        if in_main:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        print("Emulator stopped.", flush=True)
