@@ -111,8 +111,9 @@ class AtomicJSONStorage(Storage):
     def write(self, data: dict[str, Any]) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=self.path.parent)
         try:
+            text = json.dumps(data, separators=(",", ":"))  # dumps uses the C encoder; dump does not
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, separators=(",", ":"))
+                fh.write(text)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
