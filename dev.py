@@ -33,7 +33,7 @@ def _fingerprint() -> str:
 
 def ensure_venv() -> None:
     """Create the venv and install once; reinstall only when pyproject/constraints change."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be run by an older python3
         sys.exit(f"jobagent needs Python >= 3.11 (this is {sys.version.split()[0]}).")
     wanted = _fingerprint()
     if STAMP.exists() and STAMP.read_text() == wanted:
@@ -41,7 +41,9 @@ def ensure_venv() -> None:
     if not (BIN / "python").exists():
         print(f"[dev] creating virtual environment in {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
-    print("[dev] installing jobagent and its pinned dependencies (first run takes a minute or two)", flush=True)
+    print(
+        "[dev] installing jobagent and its pinned dependencies (first run takes a minute or two)", flush=True
+    )
     pip = [str(BIN / "python"), "-m", "pip", "--disable-pip-version-check"]
     subprocess.run([*pip, "install", "-qq", "--upgrade", "pip"], check=True)
     subprocess.run(

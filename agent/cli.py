@@ -40,15 +40,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    plan = sub.add_parser("plan", help="plan a job from plain English or a spec file", epilog=EPILOG,
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    plan.add_argument("request", nargs="?", help='the request in plain English, e.g. "run /Repos/etl/ingest daily at 2am"')
+    plan = sub.add_parser(
+        "plan",
+        help="plan a job from plain English or a spec file",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    plan.add_argument(
+        "request", nargs="?", help='the request in plain English, e.g. "run /Repos/etl/ingest daily at 2am"'
+    )
     plan.add_argument("--file", "-f", help="Jobs API job settings as JSON or YAML")
     plan.add_argument("--job-id", type=int, help="update this existing job instead of creating one")
     plan.add_argument("--thread", help="conversation id: follow-ups in the same thread update its job")
     plan.add_argument("--run-now", action="store_true", help="also start a run after applying")
-    plan.add_argument("--check", action="store_true",
-                      help="check the workspace now (paths, node types, name free); always done at apply")
+    plan.add_argument(
+        "--check",
+        action="store_true",
+        help="check the workspace now (paths, node types, name free); always done at apply",
+    )
     plan.add_argument("--by", help="who is asking (default: $JOBAGENT_USER or your login)")
     plan.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
@@ -61,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     apply = sub.add_parser("apply", help="validate, check the plan is not stale, and apply an approved task")
     apply.add_argument("task", help="task id")
-    apply.add_argument("--resume", action="store_true", help="resume a task left IN_PROGRESS by a crashed apply")
+    apply.add_argument(
+        "--resume", action="store_true", help="resume a task left IN_PROGRESS by a crashed apply"
+    )
     apply.add_argument("--by", help="who applies")
 
     status = sub.add_parser("status", help="list tasks, or show one")
@@ -114,7 +125,12 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
             assignment = lead.assign(args.request, thread=args.thread, job_id=args.job_id)
             request = args.request
         record = rt.worker.submit(
-            assignment, request=request, requester=by, thread=args.thread, run_now=args.run_now, preflight=args.check
+            assignment,
+            request=request,
+            requester=by,
+            thread=args.thread,
+            run_now=args.run_now,
+            preflight=args.check,
         )
         if rt.connected and not args.json:
             _info(f"Workspace: {rt.handle.description}")
@@ -158,11 +174,19 @@ def print_record_plan(record: TaskRecord, rt: Runtime) -> None:
         print("\n".join(f"  - {a}" for a in record.assumptions))
     if record.citations:
         print("\nDocumentation:")
-        print("\n".join(f"  [{i}] {c['title']} — {c['url']} (score {c['score']:.2f})" for i, c in enumerate(record.citations, 1)))
+        print(
+            "\n".join(
+                f"  [{i}] {c['title']} — {c['url']} (score {c['score']:.2f})"
+                for i, c in enumerate(record.citations, 1)
+            )
+        )
     if record.state is TaskState.FAILED:
         print(f"\nTask {record.id} FAILED:\n{record.error}")
     else:
-        print(f"\nTask {record.id} is {record.state}. Review it, then: jobagent approve {record.id} && jobagent apply {record.id}")
+        print(
+            f"\nTask {record.id} is {record.state}. Review it, then: "
+            f"jobagent approve {record.id} && jobagent apply {record.id}"
+        )
     print(f"Note: {rt.notes.path_for(record.thread)}")
 
 
@@ -221,16 +245,29 @@ def format_table(records: list[TaskRecord]) -> str:
     rows = [("TASK", "STATE", "ACTION", "JOB", "UPDATED", "THREAD", "REQUEST")]
     for r in records:
         request = r.request.replace("\n", " ")
-        rows.append((r.id, str(r.state), r.action, str(r.job_id or "-"), r.updated_at[:19].replace("T", " "),
-                     r.thread[:24], request[:50] + ("…" if len(request) > 50 else "")))
+        rows.append(
+            (
+                r.id,
+                str(r.state),
+                r.action,
+                str(r.job_id or "-"),
+                r.updated_at[:19].replace("T", " "),
+                r.thread[:24],
+                request[:50] + ("…" if len(request) > 50 else ""),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
 
 
 def format_record(r: TaskRecord) -> str:
-    lines = [f"Task {r.id}: {r.state} ({r.action}{f', job {r.job_id}' if r.job_id else ''})",
-             f"  requested by {r.requester} in thread {r.thread} at {r.created_at}",
-             f"  request: {r.request}"]
+    lines = [
+        f"Task {r.id}: {r.state} ({r.action}{f', job {r.job_id}' if r.job_id else ''})",
+        f"  requested by {r.requester} in thread {r.thread} at {r.created_at}",
+        f"  request: {r.request}",
+    ]
     if r.decided_by:
         lines.append(f"  decided by: {r.decided_by}")
     if r.error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import textwrap
 from dataclasses import replace
@@ -14,21 +15,34 @@ from agent.tech_lead import TechLead
 
 THREAD = "demo-thread-1"
 SCENES = [
-    ("A data engineer asks for a new job", THREAD,
-     "Run /Repos/etl/ingest then /Repos/etl/transform every weekday at 2:30am Berlin time on a small "
-     "cluster, retry twice, email data-eng@example.com on failure. Call it nightly-ingest."),
-    ("A follow-up in the same thread becomes an update", THREAD,
-     "make it 3am instead, and also email bob@example.com"),
-    ("A request the Tech Lead cannot act on gets a question", "demo-thread-2",
-     "set up a daily job at 6am please"),
-    ("A request that fails validation", "demo-thread-3",
-     "run /Repos/etl/does-not-exist hourly on node type z9.huge, call it broken-job"),
+    (
+        "A data engineer asks for a new job",
+        THREAD,
+        "Run /Repos/etl/ingest then /Repos/etl/transform every weekday at 2:30am Berlin time on a small "
+        "cluster, retry twice, email data-eng@example.com on failure. Call it nightly-ingest.",
+    ),
+    (
+        "A follow-up in the same thread becomes an update",
+        THREAD,
+        "make it 3am instead, and also email bob@example.com",
+    ),
+    (
+        "A request the Tech Lead cannot act on gets a question",
+        "demo-thread-2",
+        "set up a daily job at 6am please",
+    ),
+    (
+        "A request that fails validation",
+        "demo-thread-3",
+        "run /Repos/etl/does-not-exist hourly on node type z9.huge, call it broken-job",
+    ),
 ]
 
 
 def run_demo(settings: Settings) -> int:
     from standins.databricks import WorkspaceEmulator
 
+    logging.getLogger("agent").setLevel(logging.ERROR)  # the demo prints failures itself
     demo_home = settings.home / "demo"
     shutil.rmtree(demo_home, ignore_errors=True)
     settings = replace(settings, state_path=demo_home / "state.json", notes_dir=demo_home / "notes")
@@ -53,11 +67,15 @@ def run_demo(settings: Settings) -> int:
                 else:
                     say(f"✘ {done.state}: {done.error}")
         heading("Where things are")
-        say(f"State DB : {settings.state_path}  (jobagent status, with JOBAGENT_STATE_PATH={settings.state_path})")
+        say(
+            f"State DB : {settings.state_path}  "
+            f"(see it with: JOBAGENT_STATE_PATH={settings.state_path} jobagent status)"
+        )
         for thread in dict.fromkeys(t for _, t, _ in SCENES):
             say(f"Note     : {rt.notes.path_for(thread)}")
         jobs = emulator.jobs_snapshot()
-        say(f"Jobs in the emulator: {', '.join(f'{j['job_id']} {j['settings']['name']!r}' for j in jobs) or 'none'}")
+        listed = ", ".join(f"{j['job_id']} {j['settings']['name']!r}" for j in jobs) or "none"
+        say(f"Jobs in the emulator: {listed}")
     return 0
 
 

@@ -60,7 +60,11 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
             path = f"{prefix}.{key}" if prefix else key
             child = value[key]
             item_key = KEYED_LISTS.get(key)
-            if item_key and isinstance(child, list) and all(isinstance(i, dict) and item_key in i for i in child):
+            if (
+                item_key
+                and isinstance(child, list)
+                and all(isinstance(i, dict) and item_key in i for i in child)
+            ):
                 if key == "depends_on":
                     out[path] = sorted(i[item_key] for i in child)
                     continue

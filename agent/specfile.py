@@ -23,7 +23,9 @@ def load_spec(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text) if path.suffix.lower() in (".yml", ".yaml") else json.loads(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ValidationFailed([f"{path} is not valid {'YAML' if path.suffix in ('.yml', '.yaml') else 'JSON'}: {exc}"]) from exc
+        raise ValidationFailed(
+            [f"{path} is not valid {'YAML' if path.suffix in ('.yml', '.yaml') else 'JSON'}: {exc}"]
+        ) from exc
     if not isinstance(data, dict):
         raise ValidationFailed([f"{path} must hold one object of job settings (got {type(data).__name__})."])
     # Accept `jobs get` output ({"settings": …}) and reset bodies ({"new_settings": …}) as well.
@@ -38,4 +40,6 @@ def assignment_from_spec(raw: dict[str, Any], job_id: int | None = None) -> Assi
     problems = unknown_fields(raw, settings.as_dict())
     if problems:
         raise ValidationFailed(problems)
-    return Assignment(settings=settings, action="update" if job_id else "create", job_id=job_id, planner="spec file")
+    return Assignment(
+        settings=settings, action="update" if job_id else "create", job_id=job_id, planner="spec file"
+    )

@@ -207,9 +207,15 @@ class StateStore:
             return self._write(task_id, lambda rec: _assign(rec, fields))
 
     def transition(
-        self, task_id: str, to: TaskState, *, by: str | None = None, expect: TaskState | None = None, **fields: Any
+        self,
+        task_id: str,
+        to: TaskState,
+        *,
+        by: str | None = None,
+        expect: TaskState | None = None,
+        **fields: Any,
     ) -> TaskRecord:
-        """Move a task to `to` if that is legal (and, with `expect`, only from that state): compare-and-set."""
+        """Move a task to `to` if legal (with `expect`, only from that state): a compare-and-set."""
 
         def change(rec: TaskRecord) -> None:
             if expect is not None and rec.state != expect:

@@ -25,28 +25,53 @@ from agent.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-# What to ask the docs about for each field family the request touched (API field names on purpose:
-# the reference is written in them).
-TOPIC_QUERIES = {
-    "schedule": "schedule quartz_cron_expression timezone_id cron schedule",
-    "trigger": "trigger file_arrival url file arrival trigger",
-    "cluster": "new_cluster num_workers node_type_id spark_version autoscale job cluster",
-    "serverless": "environments environment_key serverless environment",
-    "notifications": "email_notifications on_failure on_success on_start",
-    "retries": "max_retries min_retry_interval_millis retry_on_timeout",
-    "timeout": "timeout_seconds timeout",
-    "concurrency": "max_concurrent_runs concurrent runs",
-    "parameters": "job parameters default parameters base_parameters",
-    "tags": "tags job tags",
-    "dependencies": "depends_on task_key dependencies",
-    "tasks": "tasks notebook_task notebook_path",
-    "sql": "sql_task warehouse_id query file",
-    "dbt": "dbt_task commands project_directory",
-    "pipeline": "pipeline_task pipeline_id full_refresh",
-    "wheel": "python_wheel_task package_name entry_point",
-    "run_job": "run_job_task job_id",
-}
-MAX_CITATIONS = 6
+# The fields a reviewer most needs explained, in reading order; other fields follow by top-level order.
+PREFERRED = (
+    "schedule.quartz_cron_expression",
+    "trigger.file_arrival.url",
+    "trigger.periodic.interval",
+    "tasks[].notebook_task.notebook_path",
+    "tasks[].spark_python_task.python_file",
+    "tasks[].python_wheel_task.entry_point",
+    "tasks[].sql_task.warehouse_id",
+    "tasks[].dbt_task.commands",
+    "tasks[].pipeline_task.pipeline_id",
+    "tasks[].run_job_task.job_id",
+    "tasks[].depends_on",
+    "job_clusters[].new_cluster.num_workers",
+    "job_clusters[].new_cluster.autoscale.max_workers",
+    "tasks[].existing_cluster_id",
+    "tasks[].environment_key",
+    "email_notifications.on_failure",
+    "email_notifications.on_success",
+    "email_notifications.on_start",
+    "tasks[].max_retries",
+    "timeout_seconds",
+    "max_concurrent_runs",
+    "parameters",
+    "tasks[].notebook_task.base_parameters",
+    "tags",
+)
+FAMILY_ORDER = (
+    "schedule",
+    "trigger",
+    "continuous",
+    "tasks",
+    "job_clusters",
+    "environments",
+    "email_notifications",
+    "webhook_notifications",
+    "timeout_seconds",
+    "max_concurrent_runs",
+    "parameters",
+    "tags",
+    "queue",
+)
+SKIP_LEAVES = {"name", "tasks[].task_key", "job_clusters[].job_cluster_key", "tags.jobagent_task"}
+LIMIT_WORDS = re.compile(
+    r"\b(cannot exceed|at most|must be|must not|limited to|no more than|up to \d+)\b", re.I
+)
+MAX_CITATIONS = 8
 
 
 @dataclass
@@ -99,7 +124,12 @@ class TechLead:
 
     # -- the main entry ----------------------------------------------------------------------------
     def assign(
-        self, request: str, *, thread: str | None = None, job_id: int | None = None, requester_email: str | None = None
+        self,
+        request: str,
+        *,
+        thread: str | None = None,
+        job_id: int | None = None,
+        requester_email: str | None = None,
     ) -> Assignment:
         ctx = self.context(thread)
         defaults = self.defaults
@@ -110,10 +140,19 @@ class TechLead:
         if target:
             base, action = self._remote_settings(target), "update"
             if base is None:
-                return Assignment(None, "update", target, questions=[f"Job {target} does not exist (any more). Which job did you mean?"])
+                return Assignment(
+                    None,
+                    "update",
+                    target,
+                    questions=[f"Job {target} does not exist (any more). Which job did you mean?"],
+                )
         elif ctx.previous and ctx.previous.state is TaskState.NEEDS_INPUT:
             text = f"{ctx.previous.request}\n{request}"  # the reply completes the earlier request
-        elif ctx.previous and ctx.previous.settings and ctx.previous.state in (TaskState.PLANNED, TaskState.FAILED, TaskState.REJECTED):
+        elif (
+            ctx.previous
+            and ctx.previous.settings
+            and ctx.previous.state in (TaskState.PLANNED, TaskState.FAILED, TaskState.REJECTED)
+        ):
             base = ctx.previous.settings  # revise the plan not yet applied
         parsed = parse_request(text, base=base, defaults=defaults)
         if parsed.action == "update" and not target and parsed.job_ref is not None:
@@ -122,7 +161,9 @@ class TechLead:
                 return resolved
             target, remote = resolved
             patched = merge_settings(remote, parsed.settings or {}, parsed.touched)
-            parsed = ParsedRequest(patched, "update", target, parsed.assumptions, parsed.questions, parsed.topics, parsed.touched)
+            parsed = ParsedRequest(
+                patched, "update", target, parsed.assumptions, parsed.questions, parsed.topics, parsed.touched
+            )
             action = "update"
         elif not target:
             action = "create" if parsed.settings is not None or not parsed.job_ref else parsed.action
@@ -137,7 +178,12 @@ class TechLead:
         if settings is not None:
             self._cite(assignment, request, parsed)
             self._schedule_preview(assignment)
-        log.info("tech lead: %s, %d citations, %d questions", action, len(assignment.citations), len(assignment.questions))
+        log.info(
+            "tech lead: %s, %d citations, %d questions",
+            action,
+            len(assignment.citations),
+            len(assignment.questions),
+        )
         return assignment
 
     def _remote_settings(self, job_id: int) -> dict[str, Any] | None:
@@ -153,20 +199,38 @@ class TechLead:
         if isinstance(ref, int):
             remote = self._remote_settings(ref)
             if remote is None:
-                return Assignment(None, "update", ref, questions=[f"I cannot find job {ref} in the workspace. Which job id or name did you mean?"])
+                return Assignment(
+                    None,
+                    "update",
+                    ref,
+                    questions=[
+                        f"I cannot find job {ref} in the workspace. Which job id or name did you mean?"
+                    ],
+                )
             return ref, remote
         ids = sorted(self._workspace().jobs_named(str(ref))) if self._workspace else []
         if not ids:
-            return Assignment(None, "update", None, questions=[f"No job is named {ref!r}. Which job did you mean (id or exact name)?"])
+            return Assignment(
+                None,
+                "update",
+                None,
+                questions=[f"No job is named {ref!r}. Which job did you mean (id or exact name)?"],
+            )
         if len(ids) > 1:
-            return Assignment(None, "update", None, questions=[f"{len(ids)} jobs are named {ref!r} ({', '.join(map(str, ids))}). Which job id?"])
+            return Assignment(
+                None,
+                "update",
+                None,
+                questions=[f"{len(ids)} jobs are named {ref!r} ({', '.join(map(str, ids))}). Which job id?"],
+            )
         remote = self._remote_settings(ids[0])
         return ids[0], remote or {}
 
     # -- documentation -----------------------------------------------------------------------------
     def _cite(self, assignment: Assignment, request: str, parsed: ParsedRequest) -> None:
-        """Cite what explains each field family touched; confirm top-level field names exist in the reference."""
-        if self._index is None:
+        """Look up each field the plan sets: the passage that documents it confirms the field name,
+        explains it in the plan, and surfaces any limit it states."""
+        if self._index is None or assignment.settings is None:
             return
         try:
             index = self._index()
@@ -174,21 +238,18 @@ class TechLead:
             log.warning("docs index unavailable: %s", exc)
             assignment.notes.append("Documentation index unavailable; plan made without citations.")
             return
-        seen: dict[str, Citation] = {}
-        topics = [t for t in parsed.topics if t in TOPIC_QUERIES] or ["tasks"]
-        for topic in topics:
-            # The topic's own field names alone: the whole request would drown them out.
-            for passage in index.search(TOPIC_QUERIES[topic], k=1):
-                if passage.title not in seen:
-                    seen[passage.title] = Citation(passage.title, passage.url, passage.score, passage.text)
-                    first = _first_sentence(passage.text)
-                    if first:
-                        assignment.notes.append(f"{topic}: {first} [{passage.title}]")
-        for passage in index.search(_plain(request), k=3):
-            if len(seen) >= MAX_CITATIONS:
-                break
-            seen.setdefault(passage.title, Citation(passage.title, passage.url, passage.score, passage.text))
-        assignment.citations = list(seen.values())[:MAX_CITATIONS]
+        only = set(parsed.touched) if assignment.action == "update" and parsed.touched else None
+        for leaf in representative_leaves(assignment.settings.as_dict(), only)[:MAX_CITATIONS]:
+            hits = index.search(leaf.replace("[]", "").replace(".", " "), k=5)
+            match = next((h for h in hits if _documents(h, leaf)), None)
+            if match is None:
+                assignment.notes.append(f"{leaf}: not found in the API reference — check the field name.")
+                continue
+            assignment.citations.append(Citation(match.title, match.url, match.score, match.text))
+            assignment.notes.append(f"{leaf}: {_first_sentence(match.text)}")
+            limit = next((s for s in _sentences(match.text)[1:] if LIMIT_WORDS.search(s)), None)
+            if limit:
+                assignment.notes.append(f"⚠ {leaf}: {limit}")
 
     def _schedule_preview(self, assignment: Assignment) -> None:
         sched = assignment.settings.schedule if assignment.settings else None
@@ -202,14 +263,43 @@ class TechLead:
         assignment.notes.append(f"next runs: {shown}")
 
 
-def _plain(text: str) -> str:
-    return re.sub(r"\s+", " ", text)[:400]
+def representative_leaves(settings: dict[str, Any], only: set[str] | None = None) -> list[str]:
+    """Field paths worth citing (`[]` marks list items): preferred ones first, then one per family."""
+    from agent.diff import flatten
+
+    leaves = []
+    for path in flatten(settings):
+        generic = re.sub(r'\["[^"]*"\]', "[]", path)
+        top = generic.split(".")[0].split("[")[0]
+        if generic not in SKIP_LEAVES and (only is None or top in only):
+            leaves.append(generic)
+    chosen = [p for p in PREFERRED if p in leaves or any(leaf.startswith(p + ".") for leaf in leaves)]
+    families = {_family(p) for p in chosen}
+    rank = {name: i for i, name in enumerate(FAMILY_ORDER)}
+    for leaf in sorted(set(leaves), key=lambda p: (rank.get(p.split(".")[0].split("[")[0], 99), p)):
+        if _family(leaf) not in families:
+            families.add(_family(leaf))
+            chosen.append(leaf)
+    return chosen
+
+
+def _family(path: str) -> str:
+    parts = path.split(".")
+    return ".".join(parts[:2]) if parts[0] in ("tasks[]", "job_clusters[]", "trigger") else parts[0]
+
+
+def _documents(passage: Any, leaf: str) -> bool:
+    path = passage.metadata.get("path") or ""
+    return path == leaf or f"({leaf}" in passage.title or f", {leaf}" in passage.title
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if s.strip()]
 
 
 def _first_sentence(text: str) -> str:
-    text = " ".join(text.split())
-    m = re.match(r"(.{20,220}?[.!?])(\s|$)", text)
-    return m.group(1) if m else text[:200]
+    first = next(iter(_sentences(text)), "")
+    return first if len(first) <= 220 else first[:217] + "..."
 
 
 def _with_email(defaults: ParserDefaults, email: str) -> ParserDefaults:

@@ -30,7 +30,14 @@ TASK_TYPES = (
     "gen_ai_compute_task",
     "dbt_cloud_task",
 )
-NEEDS_COMPUTE = {"notebook_task", "spark_python_task", "python_wheel_task", "spark_jar_task", "spark_submit_task", "dbt_task"}
+NEEDS_COMPUTE = {
+    "notebook_task",
+    "spark_python_task",
+    "python_wheel_task",
+    "spark_jar_task",
+    "spark_submit_task",
+    "dbt_task",
+}
 REQUIRED = {
     "notebook_task": ("notebook_path",),
     "spark_python_task": ("python_file",),
@@ -59,7 +66,9 @@ def settings_problems(s: dict[str, Any]) -> list[str]:
         problems.append("The job name is longer than 4096 characters.")
     tasks = s.get("tasks") or []
     if not tasks:
-        problems.append("The job has no tasks: say what to run (a notebook path, a Python file, a wheel, SQL…).")
+        problems.append(
+            "The job has no tasks: say what to run (a notebook path, a Python file, a wheel, SQL…)."
+        )
     if len(tasks) > MAX_TASKS:
         problems.append(f"The job has {len(tasks)} tasks; Databricks allows at most {MAX_TASKS}.")
     job_clusters = {c.get("job_cluster_key") for c in s.get("job_clusters") or []}
@@ -82,11 +91,17 @@ def settings_problems(s: dict[str, Any]) -> list[str]:
         problems.append("A job can carry at most 25 tags.")
     for when, addresses in (s.get("email_notifications") or {}).items():
         if isinstance(addresses, list):
-            problems.extend(f"{a!r} in email_notifications.{when} is not an email address." for a in addresses if not EMAIL.match(str(a)))
+            problems.extend(
+                f"{a!r} in email_notifications.{when} is not an email address."
+                for a in addresses
+                if not EMAIL.match(str(a))
+            )
     return problems
 
 
-def _task_problems(task: dict[str, Any], keys: set[str], job_clusters: set[str], environments: set[str]) -> list[str]:
+def _task_problems(
+    task: dict[str, Any], keys: set[str], job_clusters: set[str], environments: set[str]
+) -> list[str]:
     key = task.get("task_key") or ""
     name = f"Task {key!r}" if key else "A task"
     out: list[str] = []
@@ -108,13 +123,19 @@ def _task_problems(task: dict[str, Any], keys: set[str], job_clusters: set[str],
             out.append(f"{name} depends on {dep.get('task_key')!r}, which is not a task of this job.")
         elif dep.get("task_key") == key:
             out.append(f"{name} depends on itself.")
-    compute = [c for c in ("existing_cluster_id", "new_cluster", "job_cluster_key", "environment_key") if task.get(c)]
+    compute = [
+        c for c in ("existing_cluster_id", "new_cluster", "job_cluster_key", "environment_key") if task.get(c)
+    ]
     if len(compute) > 1:
         out.append(f"{name} names more than one compute ({', '.join(compute)}); choose one.")
     if task.get("job_cluster_key") and task["job_cluster_key"] not in job_clusters:
-        out.append(f"{name} uses job cluster {task['job_cluster_key']!r}, which job_clusters does not define.")
+        out.append(
+            f"{name} uses job cluster {task['job_cluster_key']!r}, which job_clusters does not define."
+        )
     if task.get("environment_key") and task["environment_key"] not in environments:
-        out.append(f"{name} uses environment {task['environment_key']!r}, which environments does not define.")
+        out.append(
+            f"{name} uses environment {task['environment_key']!r}, which environments does not define."
+        )
     if task.get("new_cluster"):
         out.extend(f"{name}: {p}" for p in cluster_problems(task["new_cluster"]))
     if (task.get("max_retries") or 0) < -1:
@@ -195,7 +216,11 @@ def workspace_problems(s: dict[str, Any], ws: Workspace) -> list[str]:
     for task in s.get("tasks") or []:
         key = task.get("task_key")
         nb = (task.get("notebook_task") or {}).get("notebook_path")
-        if nb and (task["notebook_task"].get("source") or "WORKSPACE") == "WORKSPACE" and not ws.path_exists(nb):
+        if (
+            nb
+            and (task["notebook_task"].get("source") or "WORKSPACE") == "WORKSPACE"
+            and not ws.path_exists(nb)
+        ):
             out.append(f"Task {key!r}: notebook {nb} does not exist in the workspace. Check the path.")
         py = (task.get("spark_python_task") or {}).get("python_file")
         if py and py.startswith("/") and not ws.path_exists(py):
@@ -215,7 +240,9 @@ def workspace_problems(s: dict[str, Any], ws: Workspace) -> list[str]:
     for c in clusters:
         node = c.get("node_type_id")
         if node and node not in ws.node_types:
-            out.append(f"Node type {node!r} is not available in this workspace (try: {_some(ws.node_types)}).")
+            out.append(
+                f"Node type {node!r} is not available in this workspace (try: {_some(ws.node_types)})."
+            )
         version = c.get("spark_version")
         if version and version not in ws.spark_versions:
             out.append(f"Spark version {version!r} is not available (try: {_some(ws.spark_versions)}).")
@@ -237,7 +264,11 @@ def unknown_fields(raw: dict[str, Any], parsed: dict[str, Any], path: str = "") 
             guess = difflib.get_close_matches(key, list(parsed) + _known_keys(path), n=1)
             tip = f" Did you mean {guess[0]!r}?" if guess else ""
             out.append(f"Unknown field {here!r} (Databricks would ignore it).{tip}")
-        elif isinstance(value, dict) and isinstance(parsed[key], dict) and key not in ("tags", "base_parameters", "named_parameters"):
+        elif (
+            isinstance(value, dict)
+            and isinstance(parsed[key], dict)
+            and key not in ("tags", "base_parameters", "named_parameters")
+        ):
             out.extend(unknown_fields(value, parsed[key], here))
         elif isinstance(value, list) and isinstance(parsed[key], list):
             for i, (r, p) in enumerate(zip(value, parsed[key], strict=False)):

@@ -60,7 +60,9 @@ class Worker:
         thread = thread or f"cli-{task_id}"
         for older in self.store.find(thread=thread):
             if older.state in OPEN_STATES:
-                self.store.transition(older.id, TaskState.SUPERSEDED, by=requester, error=f"superseded by {task_id}")
+                self.store.transition(
+                    older.id, TaskState.SUPERSEDED, by=requester, error=f"superseded by {task_id}"
+                )
         state = TaskState.NEEDS_INPUT if assignment.needs_input else TaskState.PLANNED
         record = TaskRecord(
             id=task_id,
@@ -75,7 +77,12 @@ class Worker:
             citations=[c.to_dict() for c in assignment.citations],
             assumptions=list(assignment.assumptions),
             questions=list(assignment.questions),
-            meta={**(meta or {}), "run_now": run_now, "planner": assignment.planner, "notes": assignment.notes},
+            meta={
+                **(meta or {}),
+                "run_now": run_now,
+                "planner": assignment.planner,
+                "notes": assignment.notes,
+            },
         )
         self.store.add(record)
         self.notes.append(thread, "request", task_id, f"**{requester}** asked:\n\n> {_quote(request)}")
@@ -99,7 +106,9 @@ class Worker:
         elif record.action == "update":
             job = self.ws.get_job(record.job_id) if record.job_id else None
             if job is None:
-                problems.append(f"Job {record.job_id} does not exist in {self.ws.label}; it cannot be updated.")
+                problems.append(
+                    f"Job {record.job_id} does not exist in {self.ws.label}; it cannot be updated."
+                )
             else:
                 remote = job.settings.as_dict() if job.settings else {}
         elif settings.get("name"):
@@ -147,7 +156,9 @@ class Worker:
 
     # -- decisions -----------------------------------------------------------------------------
     def approve(self, task_id: str, by: str) -> TaskRecord:
-        record = self.store.transition(task_id, TaskState.APPROVED, by=by, expect=TaskState.PLANNED, decided_by=by)
+        record = self.store.transition(
+            task_id, TaskState.APPROVED, by=by, expect=TaskState.PLANNED, decided_by=by
+        )
         self.notes.append(record.thread, "decision", task_id, f"Approved by **{by}**.")
         return record
 
@@ -161,14 +172,20 @@ class Worker:
         """Re-validate, refuse a stale plan, then execute exactly the planned steps."""
         record = self.store.get(task_id)
         if resume and record.state is TaskState.IN_PROGRESS:
-            record = self.store.transition(task_id, TaskState.IN_PROGRESS, by=by, expect=TaskState.IN_PROGRESS)
+            record = self.store.transition(
+                task_id, TaskState.IN_PROGRESS, by=by, expect=TaskState.IN_PROGRESS
+            )
         elif record.state in APPLYABLE:
             record = self.store.transition(task_id, TaskState.IN_PROGRESS, by=by, expect=record.state)
         else:
             hint = "Approve it first." if record.state is TaskState.PLANNED else ""
-            raise IllegalTransition(task_id, record.state, TaskState.IN_PROGRESS, hint or state_hint(record.state))
+            raise IllegalTransition(
+                task_id, record.state, TaskState.IN_PROGRESS, hint or state_hint(record.state)
+            )
         if not record.plan:
-            return self._fail(task_id, ValidationFailed(["The task has no plan; make a new plan."]), phase="apply")
+            return self._fail(
+                task_id, ValidationFailed(["The task has no plan; make a new plan."]), phase="apply"
+            )
         plan = Plan.from_dict(record.plan)
         log.info("task %s: applying %d step(s)", task_id, len(plan.steps))
         try:
@@ -181,7 +198,12 @@ class Worker:
                     continue
                 job_id = self._execute(record, step, job_id)
                 step.status, step.at = "done", utcnow()
-                self.store.update(task_id, job_id=job_id, plan=plan.to_dict(), steps=[asdict(s) for s in plan.steps[: i + 1]])
+                self.store.update(
+                    task_id,
+                    job_id=job_id,
+                    plan=plan.to_dict(),
+                    steps=[asdict(s) for s in plan.steps[: i + 1]],
+                )
         except StalePlan as exc:
             record = self.store.transition(task_id, TaskState.STALE, by=by, error=str(exc))
             self.notes.append(record.thread, "stale plan", task_id, str(exc))
@@ -191,19 +213,26 @@ class Worker:
             self.store.update(task_id, steps=step_lines)
             return self._fail(task_id, exc, phase="apply")
         record = self.store.transition(task_id, TaskState.COMPLETE, by=by, job_id=job_id, error=None)
-        body = "\n".join(f"- {s.description}: **{s.status}** {_result(s)}" for s in plan.steps) or "- nothing to do"
+        body = (
+            "\n".join(f"- {s.description}: **{s.status}** {_result(s)}" for s in plan.steps)
+            or "- nothing to do"
+        )
         url = self.ws.job_url(job_id) if job_id else ""
         self.notes.append(record.thread, "applied", task_id, f"{body}\n\nJob {job_id}: {url}".strip())
         return record
 
     def _execute(self, record: TaskRecord, step: Step, job_id: int | None) -> int | None:
-        settings = JobSettings.from_dict(self.desired_settings(record, None if record.action == "create" else {}))
+        settings = JobSettings.from_dict(
+            self.desired_settings(record, None if record.action == "create" else {})
+        )
         if step.kind == "create_job":
             name = settings.name or ""
             found = self.ws.jobs_tagged(name, record.id)
             if found:
                 step.result = {"job_id": found[0], "adopted": True}
-                log.info("task %s: job %s was created by an earlier attempt; adopting it", record.id, found[0])
+                log.info(
+                    "task %s: job %s was created by an earlier attempt; adopting it", record.id, found[0]
+                )
                 return found[0]
             new_id = self.ws.create_job(settings)
             tagged = self.ws.jobs_tagged(name, record.id)
@@ -235,7 +264,11 @@ class Worker:
 
 
 def render_plan(record: TaskRecord, plan: Plan) -> str:
-    head = f'create job "{plan.job_name}"' if plan.action == "create" else f'update job {plan.job_id} "{plan.job_name}"'
+    head = (
+        f'create job "{plan.job_name}"'
+        if plan.action == "create"
+        else f'update job {plan.job_id} "{plan.job_name}"'
+    )
     lines = [f"Task {record.id} · {head}", ""]
     if plan.changes:
         marker = "+" if plan.action == "create" else "~"
@@ -255,5 +288,3 @@ def _quote(text: str) -> str:
 
 def _result(step: Step) -> str:
     return ", ".join(f"{k}={v}" for k, v in step.result.items())
-
-

@@ -27,8 +27,17 @@ N = 30
 def spec(name: str) -> dict:
     return {
         "name": name,
-        "tasks": [{"task_key": "ingest", "notebook_task": {"notebook_path": "/Repos/etl/ingest"},
-                   "new_cluster": {"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 2}}],
+        "tasks": [
+            {
+                "task_key": "ingest",
+                "notebook_task": {"notebook_path": "/Repos/etl/ingest"},
+                "new_cluster": {
+                    "spark_version": "15.4.x-scala2.12",
+                    "node_type_id": "i3.xlarge",
+                    "num_workers": 2,
+                },
+            }
+        ],
         "schedule": {"quartz_cron_expression": "0 0 2 * * ?", "timezone_id": "UTC"},
     }
 
@@ -48,7 +57,9 @@ def main() -> None:
             t0 = time.perf_counter()
             client.jobs.create(**{k: getattr(JobSettings.from_dict(spec(f"bare-{i}")), k) for k in spec("x")})
             bare.append(time.perf_counter() - t0)
-        worker = Worker(Workspace(client, "emulator"), StateStore(tmp / "state.json"), NoteBook(tmp / "notes"))
+        worker = Worker(
+            Workspace(client, "emulator"), StateStore(tmp / "state.json"), NoteBook(tmp / "notes")
+        )
         applies, calls = [], []
         for i in range(N):
             assignment = Assignment(JobSettings.from_dict(spec(f"agent-{i}")))
@@ -66,8 +77,16 @@ def main() -> None:
     print(f"api_calls_per_create_apply: {statistics.mean(calls):.1f}")
 
     store = StateStore(tmp / "big.json")
-    records = [TaskRecord(id=new_task_id(), request="run /Repos/etl/ingest daily at 2am " * 3, requester="u",
-                          thread=f"C1/{i}", settings=spec(f"job-{i}")) for i in range(10_000)]
+    records = [
+        TaskRecord(
+            id=new_task_id(),
+            request="run /Repos/etl/ingest daily at 2am " * 3,
+            requester="u",
+            thread=f"C1/{i}",
+            settings=spec(f"job-{i}"),
+        )
+        for i in range(10_000)
+    ]
     t0 = time.perf_counter()
     store.import_records(records)
     print(f"state_bulk_import_10000_s: {time.perf_counter() - t0:.2f}")

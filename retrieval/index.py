@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("retrieval")
 
+
+def _quiet_bm25s() -> None:
+    """bm25s forces its logger to DEBUG on import; keep its chatter out of our users' terminals."""
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+
 _RESERVED = ("title", "url", "source", "terms")
 _INDEXED = ("title", "terms")  # metadata BM25 sees besides the passage text
 SETTINGS_BOOST = 1.2  # see _prior
@@ -93,6 +98,7 @@ class DocsIndex:
             from llama_index.core.vector_stores.utils import metadata_dict_to_node
             from llama_index.retrievers.bm25 import BM25Retriever
 
+            _quiet_bm25s()
             manifest = json.loads((entry / "manifest.json").read_text(encoding="utf-8"))
             if manifest.get("fingerprint") != fp:
                 raise ValueError("fingerprint mismatch")
@@ -128,6 +134,7 @@ class DocsIndex:
                 id_=f"{fp[:12]}-{i}", text=c.text, metadata=meta, metadata_template="{value}",
                 metadata_separator="\n", excluded_llm_metadata_keys=list(meta),
                 excluded_embed_metadata_keys=[k for k in meta if k not in _INDEXED]))
+        _quiet_bm25s()
         retriever = BM25Retriever(nodes=nodes, similarity_top_k=min(5, len(nodes)))
         cache_path = cls._persist(retriever, entry, fp, len(nodes))
         log.info("retrieval index built: %d chunks in %.2fs", len(nodes), time.perf_counter() - started)

@@ -52,7 +52,9 @@ def test_plan_approve_apply_status_on_persisted_emulator(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "status")
     assert task in out and "COMPLETE" in out and out.startswith("TASK")
     # A second process later sees the same job in the persisted emulator: the YAML update diffs against it.
-    code, out, _ = run_cli(capsys, "plan", "--file", str(SPECS / "ingest.yml"), "--job-id", str(rows[0]["job_id"]))
+    code, out, _ = run_cli(
+        capsys, "plan", "--file", str(SPECS / "ingest.yml"), "--job-id", str(rows[0]["job_id"])
+    )
     assert code == 0 and "~ schedule.quartz_cron_expression" in out
 
 
@@ -116,7 +118,9 @@ def test_crash_after_create_then_resume_leaves_one_job(shared_runtime, emulator,
     spec = json.loads((SPECS / "ingest.json").read_text())
     task = approved_task(shared_runtime, spec, "crash")
     emulator.faults.add(path_prefix="/api/2.2/jobs/create", latency=1.0, count=1)
-    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "apply", task], env=cli_env(emulator, tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "apply", task], env=cli_env(emulator, tmp_path)
+    )
     try:
         wait_for(lambda: any(c[1].startswith("/api/2.2/jobs/create") for c in emulator.calls))
         proc.kill()  # the process dies after sending the create, before recording the job id
@@ -125,11 +129,21 @@ def test_crash_after_create_then_resume_leaves_one_job(shared_runtime, emulator,
     wait_for(lambda: len(emulator.jobs_snapshot()) == 1)  # the workspace still created it
     assert shared_runtime.store.get(task).state is TaskState.IN_PROGRESS
 
-    retry = subprocess.run([sys.executable, "-m", "agent.cli", "apply", task], env=cli_env(emulator, tmp_path),
-                           capture_output=True, text=True, timeout=60)
+    retry = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "apply", task],
+        env=cli_env(emulator, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert retry.returncode == 1 and "--resume" in retry.stderr  # never resumed implicitly
-    resumed = subprocess.run([sys.executable, "-m", "agent.cli", "apply", task, "--resume"],
-                             env=cli_env(emulator, tmp_path), capture_output=True, text=True, timeout=60)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "apply", task, "--resume"],
+        env=cli_env(emulator, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert resumed.returncode == 0, resumed.stderr
     jobs = emulator.jobs_snapshot()
     assert len(jobs) == 1 and jobs[0]["settings"]["tags"][TASK_TAG] == task
@@ -144,8 +158,16 @@ def test_two_processes_apply_different_tasks_at_once(shared_runtime, emulator, t
     for name in ("alpha", "beta"):
         tasks.append(approved_task(shared_runtime, {**spec, "name": name}, f"thread-{name}"))
     env = cli_env(emulator, tmp_path)
-    procs = [subprocess.Popen([sys.executable, "-m", "agent.cli", "apply", t], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for t in tasks]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "apply", t],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for t in tasks
+    ]
     outputs = [p.communicate(timeout=90) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     store = StateStore(tmp_path / "shared-state.json")

@@ -2,16 +2,28 @@ from agent.diff import diff_settings, fingerprint
 
 
 def test_tasks_are_matched_by_key_not_position():
-    old = {"name": "j", "tasks": [{"task_key": "a", "notebook_task": {"notebook_path": "/a"}},
-                                  {"task_key": "b", "notebook_task": {"notebook_path": "/b"}}]}
+    old = {
+        "name": "j",
+        "tasks": [
+            {"task_key": "a", "notebook_task": {"notebook_path": "/a"}},
+            {"task_key": "b", "notebook_task": {"notebook_path": "/b"}},
+        ],
+    }
     new = {"name": "j", "tasks": list(reversed(old["tasks"]))}
     assert diff_settings(old, new) == []
 
 
 def test_server_defaults_are_not_false_diffs():
-    remote = {"name": "j", "format": "MULTI_TASK", "max_concurrent_runs": 1, "timeout_seconds": 0,
-              "email_notifications": {}, "queue": {"enabled": True}, "run_as": {"user_name": "x"},
-              "tasks": [{"task_key": "a", "run_if": "ALL_SUCCESS", "notebook_task": {"notebook_path": "/a"}}]}
+    remote = {
+        "name": "j",
+        "format": "MULTI_TASK",
+        "max_concurrent_runs": 1,
+        "timeout_seconds": 0,
+        "email_notifications": {},
+        "queue": {"enabled": True},
+        "run_as": {"user_name": "x"},
+        "tasks": [{"task_key": "a", "run_if": "ALL_SUCCESS", "notebook_task": {"notebook_path": "/a"}}],
+    }
     wanted = {"name": "j", "tasks": [{"task_key": "a", "notebook_task": {"notebook_path": "/a"}}]}
     assert diff_settings(remote, wanted) == []
 
@@ -38,5 +50,8 @@ def test_defaults_spelled_out_are_no_change_and_setting_one_is_an_addition():
     assert diff_settings(remote, {"name": "j", "max_concurrent_runs": 1}) == []
     got = [(c.op, c.path) for c in diff_settings(remote, {"name": "j", "timeout_seconds": 60})]
     assert got == [("+", "timeout_seconds")]
-    got = [(c.op, c.path) for c in diff_settings({"name": "j", "timeout_seconds": 60}, {"name": "j", "timeout_seconds": 0})]
+    got = [
+        (c.op, c.path)
+        for c in diff_settings({"name": "j", "timeout_seconds": 60}, {"name": "j", "timeout_seconds": 0})
+    ]
     assert got == [("-", "timeout_seconds")]

@@ -59,7 +59,9 @@ def test_update_shows_field_level_diff_and_applies(runtime, emulator):
         ("~", "email_notifications.on_failure"),
         ("+", "timeout_seconds"),
     }, record.plan["text"]
-    assert '~ schedule.quartz_cron_expression: "0 0 2 ? * MON-FRI" → "0 0 3 ? * MON-FRI"' in record.plan["text"]
+    assert (
+        '~ schedule.quartz_cron_expression: "0 0 2 ? * MON-FRI" → "0 0 3 ? * MON-FRI"' in record.plan["text"]
+    )
     runtime.worker.approve(record.id, by="bob")
     done = runtime.worker.apply(record.id)
     assert done.state is TaskState.COMPLETE
