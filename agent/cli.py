@@ -87,7 +87,26 @@ def build_parser() -> argparse.ArgumentParser:
     emu = sub.add_parser("emulator", help="serve the local Databricks workspace emulator")
     emu.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 = any free port)")
     emu.add_argument("--data", help="JSON file to keep its jobs and files in (default: memory)")
+    for module in EXTENSIONS:
+        COMMANDS.update(module_commands(module, sub))
     return p
+
+
+# Feature packages add their own subcommands: each module has `add_commands(subparsers) -> {name: handler}`
+# and keeps its heavy imports inside the handlers, so `jobagent --help` stays fast.
+EXTENSIONS = ("bot.commands", "retrieval.commands", "agent.uc.commands", "agent.evaluation.commands")
+
+
+def module_commands(name: str, sub: Any) -> dict[str, Any]:
+    import importlib
+
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            return {}  # that feature is not part of this build
+        raise
+    return module.add_commands(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

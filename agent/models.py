@@ -73,6 +73,7 @@ class Assignment:
     citations: list[Citation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # extra plan lines (e.g. next run times, warnings)
     planner: str = "offline"
+    usage: dict[str, int] = field(default_factory=dict)  # LLM tokens spent on this plan
 
     @property
     def needs_input(self) -> bool:

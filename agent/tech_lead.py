@@ -72,6 +72,26 @@ LIMIT_WORDS = re.compile(
     r"\b(cannot exceed|at most|must be|must not|limited to|no more than|up to \d+)\b", re.I
 )
 MAX_CITATIONS = 8
+# jobagent creates and updates jobs; it never deletes one, whoever asks and however.
+DESTRUCTIVE = re.compile(
+    r"\b(delete|destroy|drop|wipe|purge|remove)\s+(the\s+|this\s+|that\s+|all\s+)?(jobs?\b|job\s+\d+)", re.I
+)
+# Text that tries to turn the request into instructions for the agent itself is refused whole.
+INJECTION = re.compile(
+    r"\bignore\s+(all\s+|any\s+|your\s+|the\s+)?(previous\s+|prior\s+|above\s+|earlier\s+)?"
+    r"(instructions|rules|prompts?|guidelines)\b|\bsystem\s+override\b|\b(admin|developer|god)\s+mode\b"
+    r"|\bjailbreak|\b(reveal|print|show|tell\s+me|leak|dump|echo)\b.{0,40}\b(api[_ ]?keys?|tokens?|secrets?"
+    r"|passwords?|system\s+prompt|credentials|env(ironment)?\s+var)",
+    re.I,
+)
+REFUSE_INJECTION = (
+    "This request asks me to set aside my rules, act outside the plan or reveal configuration, so I did "
+    "nothing with it. Describe just the job you need (what to run, when, on what compute) and I'll plan it."
+)
+REFUSE_DELETE = (
+    "jobagent creates and updates jobs but never deletes them. Delete a job in the Databricks UI or with "
+    "`databricks jobs delete JOB_ID`. What should I plan instead?"
+)
 
 
 @dataclass
@@ -93,21 +113,34 @@ class TechLead:
         index: Callable[[], Any] | None = None,
         defaults: ParserDefaults | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        llm: Any = None,
     ):
         self.store, self.notes = store, notes
+        self.llm = llm
         self._workspace, self._index = workspace, index
         self.defaults = defaults or ParserDefaults()
         self.clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Any, runtime: Any) -> TechLead:
+    def from_settings(cls, settings: Any, runtime: Any, tools: list[Any] | None = None) -> TechLead:
+        """The Tech Lead as configured: offline, or with the LLM of `LLMConfig.from_env()` (and tools)."""
         from retrieval import DocsIndex
 
         def index() -> Any:
             docs = settings.docs_dir if settings.docs_dir.exists() else None
             return DocsIndex.load_or_build(docs_dir=docs, cache_dir=settings.index_dir)
 
-        return cls(store=runtime.store, notes=runtime.notes, workspace=lambda: runtime.workspace, index=index)
+        from agent.llm import LLMConfig, LLMPlanner
+
+        config = LLMConfig.from_env()
+        llm = LLMPlanner(config, tools=tools) if config else None
+        return cls(
+            store=runtime.store,
+            notes=runtime.notes,
+            workspace=lambda: runtime.workspace,
+            index=index,
+            llm=llm,
+        )
 
     # -- context ---------------------------------------------------------------------------------
     def context(self, thread: str | None) -> ThreadContext:
@@ -131,6 +164,47 @@ class TechLead:
         job_id: int | None = None,
         requester_email: str | None = None,
     ) -> Assignment:
+        """The offline plan always; with an LLM configured, the model's plan in the same shape, or the
+        offline one with a note saying why the model's could not be used."""
+        offline, draft = self._offline(request, thread, job_id, requester_email)
+        if self.llm is None or draft is None:
+            return offline
+        from agent.llm import LLMUnavailable
+
+        passages = self._passages(request, offline)
+        context = {
+            "request": request,
+            "action": offline.action,
+            "thread_history": self._history(thread),
+            "current_job_settings": draft.get("base"),
+            "rule_based_draft": offline.settings.as_dict() if offline.settings else None,
+            "rule_based_assumptions": offline.assumptions,
+            "requester_email": requester_email,
+            "documentation": [
+                {"n": i, "title": p.title, "url": p.url, "text": p.text[:700]}
+                for i, p in enumerate(passages, 1)
+            ],
+        }
+        try:
+            answer = self.llm.plan(context)
+        except LLMUnavailable as exc:
+            log.warning("LLM planning failed, using the offline Tech Lead: %s", exc)
+            offline.notes.insert(
+                0, f"The LLM could not plan this ({exc}); this is the offline Tech Lead's plan."
+            )
+            offline.planner = "offline (LLM fallback)"
+            return offline
+        return self._from_llm(answer, offline, passages)
+
+    def _offline(
+        self, request: str, thread: str | None, job_id: int | None, requester_email: str | None
+    ) -> tuple[Assignment, dict[str, Any] | None]:
+        """The rule-based plan, plus what the LLM needs to improve on it (None: nothing to improve)."""
+        if INJECTION.search(request):
+            log.warning("request refused: it reads as an attempt to instruct the agent")
+            return Assignment(None, "create", None, questions=[REFUSE_INJECTION]), None
+        if DESTRUCTIVE.search(request):
+            return Assignment(None, "create", None, questions=[REFUSE_DELETE]), None
         ctx = self.context(thread)
         defaults = self.defaults
         if requester_email:
@@ -140,12 +214,8 @@ class TechLead:
         if target:
             base, action = self._remote_settings(target), "update"
             if base is None:
-                return Assignment(
-                    None,
-                    "update",
-                    target,
-                    questions=[f"Job {target} does not exist (any more). Which job did you mean?"],
-                )
+                question = f"Job {target} does not exist (any more). Which job did you mean?"
+                return Assignment(None, "update", target, questions=[question]), None
         elif ctx.previous and ctx.previous.state is TaskState.NEEDS_INPUT:
             text = f"{ctx.previous.request}\n{request}"  # the reply completes the earlier request
         elif (
@@ -158,9 +228,9 @@ class TechLead:
         if parsed.action == "update" and not target and parsed.job_ref is not None:
             resolved = self._resolve(parsed)
             if isinstance(resolved, Assignment):
-                return resolved
-            target, remote = resolved
-            patched = merge_settings(remote, parsed.settings or {}, parsed.touched)
+                return resolved, None
+            target, base = resolved
+            patched = merge_settings(base, parsed.settings or {}, parsed.touched)
             parsed = ParsedRequest(
                 patched, "update", target, parsed.assumptions, parsed.questions, parsed.topics, parsed.touched
             )
@@ -184,7 +254,51 @@ class TechLead:
             len(assignment.citations),
             len(assignment.questions),
         )
+        return assignment, {"base": base, "text": text}
+
+    def _from_llm(self, answer: Any, offline: Assignment, passages: list[Any]) -> Assignment:
+        settings = JobSettings.from_dict(answer.settings) if answer.settings else None
+        questions = list(answer.questions)
+        if settings is None and answer.refusal and not questions:
+            questions = [f"I can't do that: {answer.refusal} What job should I plan instead?"]
+        assignment = Assignment(
+            settings=settings,
+            action=offline.action,
+            job_id=offline.job_id,
+            assumptions=list(answer.assumptions),
+            questions=questions,
+            planner=f"llm ({self.llm.config.model})",
+            usage=dict(answer.usage),
+        )
+        if answer.refusal:
+            assignment.notes.append(f"Declined part of the request: {answer.refusal}")
+        assignment.notes.extend(f"tool {line}" for line in answer.tool_results)
+        cited = [passages[n - 1] for n in dict.fromkeys(answer.citations) if 0 < n <= len(passages)]
+        assignment.citations = [Citation(p.title, p.url, p.score, p.text) for p in cited[:MAX_CITATIONS]]
+        if settings is not None:
+            if not assignment.citations:
+                assignment.citations = list(offline.citations)
+            self._schedule_preview(assignment)
         return assignment
+
+    def _passages(self, request: str, offline: Assignment) -> list[Any]:
+        """What the model gets to read: the passages behind the offline citations plus a request search."""
+        from retrieval import Passage
+
+        found = [Passage(c.title, c.url, c.text, c.score, "citation", {}) for c in offline.citations]
+        if self._index is not None:
+            try:
+                found += self._index().search(request, k=5)
+            except Exception as exc:  # no docs: the model plans without them
+                log.warning("docs search failed: %s", exc)
+        unique = {p.title: p for p in found}
+        return list(unique.values())[:10]
+
+    def _history(self, thread: str | None) -> list[dict[str, str]]:
+        if not thread:
+            return []
+        entries = self.notes.entries(thread)[-12:]
+        return [{"kind": e.kind, "text": e.body[:1500]} for e in entries]
 
     def _remote_settings(self, job_id: int) -> dict[str, Any] | None:
         if self._workspace is None:

@@ -82,6 +82,7 @@ class Worker:
                 "run_now": run_now,
                 "planner": assignment.planner,
                 "notes": assignment.notes,
+                "usage": assignment.usage,
             },
         )
         self.store.add(record)
