@@ -19,7 +19,6 @@ from agent.models import Assignment, Citation, TaskState
 from agent.notes import NoteBook
 from agent.quartz import next_fire_times
 from agent.state import StateStore, TaskRecord
-from agent.techlead.merge import merge_settings
 from agent.techlead.parser import ParsedRequest, ParserDefaults, parse_request
 from agent.workspace import Workspace
 
@@ -230,10 +229,8 @@ class TechLead:
             if isinstance(resolved, Assignment):
                 return resolved, None
             target, base = resolved
-            patched = merge_settings(base, parsed.settings or {}, parsed.touched)
-            parsed = ParsedRequest(
-                patched, "update", target, parsed.assumptions, parsed.questions, parsed.topics, parsed.touched
-            )
+            # Re-read the request against the job as it is, so "at 5am" keeps its weekdays.
+            parsed = parse_request(text, base=base, defaults=defaults)
             action = "update"
         elif not target:
             action = "create" if parsed.settings is not None or not parsed.job_ref else parsed.action

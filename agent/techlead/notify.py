@@ -1,0 +1,141 @@
+"""Who gets e-mailed on which run event: each address takes the events named nearest to it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from agent.techlead.scan import Scan
+
+EVENTS = {
+    "on_failure": r"\bfail(?:s|ed|ing|ures?)?\b|\berr(?:or|ors|ored)\b|\bbreaks?\b|\bcrash(?:es|ed)?\b"
+    r"|\bgoes\s+wrong\b|\bdoes(?:n'?t| not)\s+succeed\b|\bunsuccessful\b|\bproblems?\b|\bissues?\b",
+    "on_success": r"\bsucce(?:ss|eds?|eded|ssful(?:ly)?)\b|\bgoes\s+(?:well|fine)\b|\bworks\b"
+    r"|\bpass(?:es)?\b",
+    "on_start": r"\bstart(?:s|ed)?\b(?!\s+(?:at|from)\b)|\bbegins?\b|\bkicks?\s+off\b|\blaunch(?:es)?\b",
+}
+_EITHER = (
+    r"\bfinish(?:es|ed)?\b|\bcomplet(?:es?|ed|ion)\b|\bends?\b|\bdone\b|\balways\b|\bevery\s+run\b"
+    r"|\bany\s+outcome\b"
+    r"|\bregardless\b|\beither\s+way\b|\bwhatever\s+happens\b"
+)
+_ME = re.compile(
+    r"\b(?:e-?mail|mail|notify|alert|ping|message|tell|page|cc|inform|let|send)\s+me\b|\bto\s+me\b"
+    r"|\b(?:my|me\s+an?)\s+e-?mail\b",
+    re.I,
+)
+_CLAUSE = re.compile(r"[.;\n]|\bthen\b|\balso\b", re.I)
+
+
+@dataclass
+class NotifySpec:
+    lists: dict[str, list[str]] = field(default_factory=dict)  # "on_failure" → addresses
+    removed: dict[str, list[str]] = field(default_factory=dict)  # "stop e-mailing x": event → addresses
+    no_alert_for_skipped_runs: bool | None = None
+    assumptions: list[str] = field(default_factory=list)
+    questions: list[str] = field(default_factory=list)
+
+
+_STOP = re.compile(
+    r"(?:\b(?:stop|don'?t|do\s+not|no\s+longer|never)\s+(?:e-?mail(?:ing)?|notify(?:ing)?|alert(?:ing)?|"
+    r"cc(?:ing)?|send(?:ing)?\s+(?:e-?mails?|alerts?|notifications?)\s+to)|\bremove|\bunsubscribe|\bdrop"
+    r"|\btake"
+    r"|\bno\s+more\s+(?:e-?mails?|alerts?|notifications?)(?:\s+on\s+\w+)?\s+(?:for|to))\s*$",
+    re.I,
+)
+_STOP_AFTER = re.compile(
+    r"^\s*(?:off|from)\s+(?:the\s+)?(?:\w+\s+)?(?:e-?mails?|notifications?|alerts?|list|recipients)\b", re.I
+)
+
+
+def parse_notifications(scan: Scan, requester_email: str | None) -> NotifySpec:
+    spec = NotifySpec()
+    for e in scan.of("email"):
+        before = _STOP.search(scan.masked[max(0, e.start - 60) : e.start])
+        after = _STOP_AFTER.match(scan.masked[e.end :])
+        if before:
+            following = re.split(r"[,;.\n]|\band\b|\bbut\b", scan.masked[e.end : e.end + 40])[0]
+            for ev in _events(before.group(0) + following) or ["on_start", "on_success", "on_failure"]:
+                spec.removed.setdefault(ev, []).append(e.value)
+            e.used = True
+            scan.consume(e.start - len(before.group(0)), e.end + (after.end() if after else 0))
+    recipients = [(e.start, e.end, e.value, e) for e in scan.of("email")]
+    recipients += [(m.start(), m.end(), None, None) for m in scan.find(_ME)]
+    recipients.sort(key=lambda r: r[0])
+    groups: list[list[tuple]] = []
+    for r in recipients:  # "a@x, b@y and me" share the events named around the group
+        if groups and re.fullmatch(
+            r"[\s,&/+]*(?:\b(?:and|or)\b)?[\s,&/+]*", scan.masked[groups[-1][-1][1] : r[0]]
+        ):
+            groups[-1].append(r)
+        else:
+            groups.append([r])
+    text = scan.masked
+    explicit = [r[2] for r in recipients if r[2]]
+    if requester_email is None and explicit and any(r[2] is None for r in recipients):
+        requester_email = explicit[-1]  # "email me …" and an address: read as who "me" is
+        spec.assumptions.append(f"“me” read as {requester_email}.")
+    for gi, group in enumerate(groups):
+        start, end = group[0][0], group[-1][1]
+        lo = max([c.end() for c in _CLAUSE.finditer(text, 0, start)] or [0])
+        hi = min([c.start() for c in _CLAUSE.finditer(text, end)] or [len(text)])
+        next_start = groups[gi + 1][0][0] if gi + 1 < len(groups) else hi
+        prev_end = groups[gi - 1][-1][1] if gi else lo
+        before = text[max(lo, prev_end) : start]
+        events = (
+            _after(text[end : min(hi, next_start)])
+            or _events(re.split(r",", before)[-1])
+            or _events(before)
+            or _events(text[lo:hi])
+        )
+        for r_start, r_end, address, entity in group:
+            who = address or requester_email
+            if who is None:
+                if not spec.questions:
+                    spec.questions.append(
+                        "Which e-mail address should I notify (“me” is not known to me here)?"
+                    )
+                continue
+            if not events:
+                spec.assumptions.append(f"No event given for {who}: e-mailed when a run fails.")
+            for ev in events or ["on_failure"]:
+                spec.lists.setdefault(ev, [])
+                if who not in spec.lists[ev]:
+                    spec.lists[ev].append(who)
+            if entity is not None:
+                entity.used = True
+            scan.consume(r_start, r_end)
+    if scan.take(
+        r"\b(?:no|don'?t|do\s+not|without)\s+(?:send\s+)?(?:alerts?|e-?mails?|notifications?)\s+(?:for|on"
+        r"|about)\s+"
+        r"skipped\s+runs?\b|\bskip(?:ped)?[- ]run\s+alerts?\s+off\b"
+    ):
+        spec.no_alert_for_skipped_runs = True
+    channels = re.findall(r"(?<![\w/])#([\w-]+)", scan.masked)
+    if channels and re.search(r"\b(?:slack|channel|post|notify|alert)\b", scan.masked, re.I):
+        scan.take(r"(?<![\w/])#[\w-]+")
+        spec.assumptions.append(
+            f"Slack channel notifications (#{channels[0]}) need a notification destination id; "
+            "not set here, e-mail only."
+        )
+    return spec
+
+
+def _after(text: str) -> list[str]:
+    """Events right after the addresses; a comma ends them unless a short event list goes on."""
+    parts = text.split(",")
+    found = _events(parts[0])
+    for part in parts[1:]:
+        more = _events(part)
+        if not found or not more or len(part.split()) > 5:
+            break
+        found = sorted(set(found) | set(more), key=["on_start", "on_success", "on_failure"].index)
+    return found
+
+
+def _events(text: str) -> list[str]:
+    found = [ev for ev, rx in EVENTS.items() if re.search(rx, text, re.I)]
+    if re.search(_EITHER, text, re.I):
+        found += [ev for ev in ("on_success", "on_failure") if ev not in found]
+    order = ["on_start", "on_success", "on_failure"]
+    return sorted(found, key=order.index)
