@@ -182,3 +182,18 @@ def test_new_request_in_thread_supersedes_open_plan(runtime):
     first = submit(runtime, "ingest.json")
     submit(runtime, "ingest.json")
     assert runtime.store.get(first.id).state is TaskState.SUPERSEDED
+
+
+def test_failed_run_step_is_retried_without_redoing_the_update(runtime, emulator):
+    created = create_job(runtime)
+    assignment = assignment_from_spec(load_spec(SPECS / "ingest.yml"), created.job_id)
+    record = runtime.worker.submit(assignment, request="x", requester="alice", thread="T5", run_now=True)
+    runtime.worker.approve(record.id, by="bob")
+    emulator.faults.add(path_prefix="/api/2.2/jobs/run-now", status=500, count=1)
+    failed = runtime.worker.apply(record.id)
+    assert failed.state is TaskState.FAILED and "starting a run" in failed.error
+    emulator.reset_calls()
+    done = runtime.worker.apply(record.id)  # not stale: the only change since the plan is our own
+    assert done.state is TaskState.COMPLETE
+    assert not any(c[1].startswith("/api/2.2/jobs/reset") for c in emulator.calls)
+    assert done.steps[1]["result"]["run_id"] > 0
