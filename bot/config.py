@@ -1,0 +1,127 @@
+"""Slack settings from environment variables, checked at start-up so a mistake is named before serving.
+
+Mode rule: a port given on the command line (``jobagent serve --port P``) or ``JOBAGENT_SLACK_MODE=http``
+means HTTP mode (needs SLACK_SIGNING_SECRET); otherwise SLACK_APP_TOKEN (``xapp-…``) means Socket Mode;
+otherwise SLACK_SIGNING_SECRET means HTTP mode on JOBAGENT_BOT_PORT (default 3000).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from agent.errors import ConfigError
+
+DEFAULT_API_URL = "https://slack.com/api/"
+MODES = ("auto", "http", "socket")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    """Who the bot is, how Slack reaches it, and who may approve plans."""
+
+    bot_token: str
+    signing_secret: str = ""
+    app_token: str = ""
+    api_url: str = DEFAULT_API_URL
+    approvers: frozenset[str] = field(default_factory=frozenset)
+    approver_groups: frozenset[str] = field(default_factory=frozenset)
+    admins_can_approve: bool = True
+    mode: str = "auto"
+    port: int = 3000
+    host: str = "0.0.0.0"
+    workers: int = field(default_factory=lambda: default_workers())
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> BotConfig:
+        env = os.environ if env is None else env
+        token = env.get("SLACK_BOT_TOKEN", "").strip()
+        if not token:
+            raise ConfigError(
+                "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-…) from your app's "
+                "OAuth & Permissions page."
+            )
+        if not token.startswith("xox"):
+            raise ConfigError("SLACK_BOT_TOKEN does not look like a Slack token (expected xoxb-…).")
+        app_token = env.get("SLACK_APP_TOKEN", "").strip()
+        if app_token and not app_token.startswith("xapp-"):
+            raise ConfigError(
+                "SLACK_APP_TOKEN must be an app-level token starting with xapp- "
+                "(Basic Information → App-Level Tokens, scope connections:write)."
+            )
+        mode = env.get("JOBAGENT_SLACK_MODE", "auto").strip().lower() or "auto"
+        if mode not in MODES:
+            raise ConfigError(f"JOBAGENT_SLACK_MODE={mode!r} is not one of {', '.join(MODES)}.")
+        api_url = env.get("SLACK_API_URL", "").strip() or DEFAULT_API_URL
+        if not api_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"SLACK_API_URL={api_url!r} must be an http(s) URL such as https://slack.com/api/."
+            )
+        config = cls(
+            bot_token=token,
+            signing_secret=env.get("SLACK_SIGNING_SECRET", "").strip(),
+            app_token=app_token,
+            api_url=api_url if api_url.endswith("/") else api_url + "/",
+            approvers=_ids(env.get("JOBAGENT_APPROVERS", "")),
+            approver_groups=_ids(env.get("JOBAGENT_APPROVER_GROUPS", "")),
+            admins_can_approve=_flag(env, "JOBAGENT_ADMINS_CAN_APPROVE", True),
+            mode=mode,
+            port=_int(env, "JOBAGENT_BOT_PORT", 3000),
+            host=env.get("JOBAGENT_BOT_HOST", "").strip() or "0.0.0.0",
+            workers=_int(env, "JOBAGENT_BOT_WORKERS", default_workers()) or default_workers(),
+        )
+        config.resolve_mode(None)  # fail now, not on the first event
+        return config
+
+    def resolve_mode(self, port: int | None) -> str:
+        """'http' or 'socket' by the rule in the module docstring; raises ConfigError if neither can work."""
+        want = "http" if port is not None else self.mode
+        if want == "auto":
+            want = "socket" if self.app_token else "http"
+        if want == "socket" and not self.app_token:
+            raise ConfigError(
+                "Socket Mode needs SLACK_APP_TOKEN (xapp-…); or set SLACK_SIGNING_SECRET for HTTP mode."
+            )
+        if want == "http" and not self.signing_secret:
+            raise ConfigError(
+                "HTTP mode needs SLACK_SIGNING_SECRET (Basic Information → Signing Secret); "
+                "or set SLACK_APP_TOKEN for Socket Mode."
+            )
+        return want
+
+    @property
+    def has_allow_list(self) -> bool:
+        return bool(self.approvers or self.approver_groups)
+
+
+def default_workers() -> int:
+    """Listener threads: planning is mostly CPU-bound, so more threads than about 2 per CPU only add
+    contention (measured: benchmarks/bench_bot.py); at least 4 so a slow workspace call never blocks all."""
+    return max(4, min(16, 2 * (os.cpu_count() or 2)))
+
+
+def _ids(raw: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in raw.replace(";", ",").split(",") if part.strip())
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE | _FALSE:
+        return raw in _TRUE
+    raise ConfigError(f"{name}={raw!r} must be true or false.")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} must be a whole number.") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative.")
+    return value

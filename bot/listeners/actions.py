@@ -1,0 +1,195 @@
+"""Approve / Reject buttons: acknowledged at once (Bolt lazy listeners), then checked and carried out.
+
+Double clicks and two approvers at once are safe because `Worker.approve` is a compare-and-set on the
+PLANNED state: the second click gets IllegalTransition and an ephemeral "already decided" reply.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from agent.errors import IllegalTransition, StalePlan, TaskNotFound
+from agent.models import TaskState
+from agent.state import TaskRecord
+from bot import blocks
+from bot.app import Services
+from bot.listeners.common import plan_request, post, remember, safe
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Click:
+    user: str
+    task_id: str
+    channel: str
+    message_ts: str
+    thread_ts: str
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> Click:
+        container, message = body.get("container") or {}, body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
+        ts = container.get("message_ts") or message.get("ts", "")
+        return cls(
+            body["user"]["id"], body["actions"][0]["value"], channel, ts, message.get("thread_ts") or ts
+        )
+
+
+def register(app: App, svc: Services) -> None:
+    def ack_click(ack: Ack) -> None:
+        ack()
+
+    def tell(client: WebClient, click: Click, text: str) -> None:
+        safe(
+            client.chat_postEphemeral,
+            channel=click.channel,
+            user=click.user,
+            text=text,
+            thread_ts=click.thread_ts,
+        )
+
+    def show(client: WebClient, click: Click, record: TaskRecord, decision: str) -> None:
+        message = blocks.plan_message(record, decision=decision)
+        safe(
+            client.chat_update,
+            channel=click.channel,
+            ts=click.message_ts,
+            text=message.text,
+            blocks=message.blocks,
+        )
+
+    def load(client: WebClient, click: Click) -> TaskRecord | None:
+        try:
+            return svc.runtime.store.get(click.task_id)
+        except TaskNotFound as exc:
+            tell(client, click, str(exc))
+            return None
+
+    def approve_plan(body: dict[str, Any], client: WebClient) -> None:
+        try:
+            approve(Click.from_body(body), client)
+        finally:
+            svc.activity.done("approve")
+
+    def reject_plan(body: dict[str, Any], client: WebClient) -> None:
+        try:
+            reject(Click.from_body(body), client)
+        finally:
+            svc.activity.done("reject")
+
+    def approve(click: Click, client: WebClient) -> None:
+        record = load(client, click)
+        if record is None:
+            return
+        if not svc.approvers.may_approve(click.user, record):
+            tell(
+                client,
+                click,
+                f"Sorry, you cannot approve task {record.id}. Who may: {svc.approvers.who(record)}. "
+                "Nothing was changed.",
+            )
+            return
+        try:
+            record = svc.runtime.worker.approve(record.id, by=click.user)
+        except IllegalTransition:
+            tell(client, click, already(svc.runtime.store.get(click.task_id)))
+            return
+        show(client, click, record, f":hourglass_flowing_sand: Approved by <@{click.user}> — applying…")
+        apply_plan(client, click, record)
+
+    def apply_plan(client: WebClient, click: Click, record: TaskRecord) -> None:
+        worker = svc.runtime.worker
+        try:
+            done = worker.apply(record.id, by=click.user)
+        except StalePlan as exc:
+            show(
+                client,
+                click,
+                record,
+                f"Approved by <@{click.user}>, but the job changed since this plan: not applied.",
+            )
+            post(
+                client,
+                click.channel,
+                click.thread_ts,
+                blocks.notice_message(f"{blocks.esc(str(exc))} Here is a fresh plan to review:"),
+            )
+            plan_request(
+                svc,
+                client,
+                channel=click.channel,
+                thread_ts=click.thread_ts,
+                user=record.requester,
+                text=record.request,
+            )
+            return
+        except IllegalTransition:
+            tell(client, click, already(svc.runtime.store.get(record.id)))
+            return
+        except Exception as exc:
+            log.exception("applying %s failed", record.id)
+            show(client, click, record, f"Approved by <@{click.user}> — the apply hit an error (see below).")
+            post(
+                client,
+                click.channel,
+                click.thread_ts,
+                blocks.error_message(
+                    f"applying task {record.id}",
+                    f"{type(exc).__name__}: {exc}",
+                    f"`jobagent status {record.id}` shows where it stopped; "
+                    f"`jobagent apply {record.id} --resume` retries safely (the job is never created twice).",
+                ),
+            )
+            return
+        url = (
+            svc.runtime.workspace.job_url(done.job_id)
+            if done.job_id and done.state is TaskState.COMPLETE
+            else ""
+        )
+        ts = post(client, click.channel, click.thread_ts, blocks.result_message(done, url))
+        remember(svc, done.id, ts, slack_result_ts=ts)
+        outcome = (
+            f"applied: job {done.job_id}" if done.state is TaskState.COMPLETE else f"{done.state} (see below)"
+        )
+        show(client, click, done, f"Approved by <@{click.user}> — {outcome}.")
+
+    def reject(click: Click, client: WebClient) -> None:
+        record = load(client, click)
+        if record is None:
+            return
+        if not svc.approvers.may_reject(click.user, record):
+            tell(
+                client,
+                click,
+                f"Sorry, only the requester or an approver ({svc.approvers.who(record)}) may reject "
+                f"task {record.id}. Nothing was changed.",
+            )
+            return
+        try:
+            record = svc.runtime.worker.reject(record.id, by=click.user, reason="(in Slack)")
+        except IllegalTransition:
+            tell(client, click, already(svc.runtime.store.get(record.id)))
+            return
+        show(
+            client,
+            click,
+            record,
+            f":no_entry_sign: Rejected by <@{click.user}>. Reply in this thread to ask for a different plan.",
+        )
+
+    app.action(blocks.APPROVE_ACTION)(ack=ack_click, lazy=[approve_plan])
+    app.action(blocks.REJECT_ACTION)(ack=ack_click, lazy=[reject_plan])
+
+
+def already(record: TaskRecord) -> str:
+    by = f" (decided by <@{record.decided_by}>)" if record.decided_by else ""
+    return (
+        f"Task {record.id} is already {record.state}{by}: it is being applied or was decided, "
+        "so this click changed nothing."
+    )
