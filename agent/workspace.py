@@ -141,22 +141,23 @@ class Workspace:
         return {v.key for v in resp.versions or [] if v.key}
 
     def cluster_exists(self, cluster_id: str) -> bool:
-        try:
-            self.client.clusters.get(cluster_id)
-            return True
-        except (dbx.NotFound, dbx.InvalidParameterValue):
-            return False
-        except dbx.DatabricksError as exc:
-            raise explain(exc, f"looking up cluster {cluster_id}") from exc
+        return self._exists(f"looking up cluster {cluster_id}", lambda: self.client.clusters.get(cluster_id))
 
     def warehouse_exists(self, warehouse_id: str) -> bool:
+        return self._exists(
+            f"looking up SQL warehouse {warehouse_id}", lambda: self.client.warehouses.get(warehouse_id)
+        )
+
+    @staticmethod
+    def _exists(doing: str, get: Callable[[], Any]) -> bool:
+        """Databricks answers an unknown id with 404 or with 400 "… does not exist": both mean no."""
         try:
-            self.client.warehouses.get(warehouse_id)
+            get()
             return True
         except (dbx.NotFound, dbx.InvalidParameterValue):
             return False
         except dbx.DatabricksError as exc:
-            raise explain(exc, f"looking up SQL warehouse {warehouse_id}") from exc
+            raise explain(exc, doing) from exc
 
 
 def _kwargs(body: dict[str, Any]) -> dict[str, Any]:
