@@ -47,7 +47,7 @@ class NoteBook:
         path = self.path_for(thread)
         self.directory.mkdir(parents=True, exist_ok=True)
         at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-        with FileLock(str(path) + ".lock", timeout=30):
+        with FileLock(str(path.parent / f".{path.name}.lock"), timeout=30):  # hidden: notes/ stays readable
             header = "" if path.exists() else f"# jobagent thread `{thread}`\n\n"
             # One write call per entry keeps entries whole even when two processes append.
             with open(path, "a", encoding="utf-8") as fh:
