@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from agent.config import Settings, WorkspaceHandle, open_workspace
 from agent.notes import NoteBook
@@ -42,7 +43,14 @@ class Runtime:
 
     @cached_property
     def worker(self) -> Worker:
-        return Worker(lambda: self.workspace, self.store, self.notes)
+        return Worker(lambda: self.workspace, self.store, self.notes, policies=self.policies)
+
+    @cached_property
+    def policies(self) -> Any:
+        """Unity Catalog policy functions, or None when Unity Catalog is not configured."""
+        from agent.uc.policies import PolicyChecker
+
+        return PolicyChecker.from_env()
 
     def close(self) -> None:
         if self._handle is not None:

@@ -113,9 +113,13 @@ class TechLead:
         defaults: ParserDefaults | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         llm: Any = None,
+        functions: Callable[[str, dict[str, Any]], str | None] | None = None,
+        functions_status: str = "",
     ):
+        """`functions` calls a Unity Catalog function by short name (a None result: unavailable)."""
         self.store, self.notes = store, notes
         self.llm = llm
+        self.functions, self.functions_status = functions, functions_status
         self._workspace, self._index = workspace, index
         self.defaults = defaults or ParserDefaults()
         self.clock = clock
@@ -130,15 +134,25 @@ class TechLead:
             return DocsIndex.load_or_build(docs_dir=docs, cache_dir=settings.index_dir)
 
         from agent.llm import LLMConfig, LLMPlanner
+        from agent.uc.config import UCConfig
 
+        uc = UCConfig.from_env()
         config = LLMConfig.from_env()
-        llm = LLMPlanner(config, tools=tools) if config else None
+        functions = None
+        if uc.enabled:
+            from agent.uc.tools import call_function, uc_tools
+
+            functions = call_function
+            if tools is None and config is not None:
+                tools = uc_tools(uc)
         return cls(
             store=runtime.store,
             notes=runtime.notes,
             workspace=lambda: runtime.workspace,
             index=index,
-            llm=llm,
+            llm=LLMPlanner(config, tools=tools) if config else None,
+            functions=functions,
+            functions_status=uc.status_line,
         )
 
     # -- context ---------------------------------------------------------------------------------
@@ -363,15 +377,53 @@ class TechLead:
                 assignment.notes.append(f"⚠ {leaf}: {limit}")
 
     def _schedule_preview(self, assignment: Assignment) -> None:
-        sched = assignment.settings.schedule if assignment.settings else None
-        if not sched or not sched.quartz_cron_expression:
+        """Next run times (and, with Unity Catalog on, its cost estimate) as plan lines."""
+        settings = assignment.settings
+        sched = settings.schedule if settings else None
+        if sched and sched.quartz_cron_expression:
+            tz = sched.timezone_id or "UTC"
+            remote = self._function(
+                "next_run_times", {"cron": sched.quartz_cron_expression, "timezone_id": tz, "count": 3}
+            )
+            if remote:
+                assignment.notes.append(
+                    "next runs (Unity Catalog next_run_times): " + ", ".join(remote.splitlines())
+                )
+            else:
+                try:
+                    times = next_fire_times(sched.quartz_cron_expression, tz, 3, self.clock())
+                    shown = ", ".join(t.strftime("%a %Y-%m-%d %H:%M %Z") for t in times)
+                    assignment.notes.append(f"next runs: {shown}")
+                except ValueError:
+                    pass
+        if self.functions is None:
+            if self.functions_status:
+                assignment.notes.append(self.functions_status)
             return
-        try:
-            times = next_fire_times(sched.quartz_cron_expression, sched.timezone_id or "UTC", 3, self.clock())
-        except ValueError:
-            return
-        shown = ", ".join(t.strftime("%a %Y-%m-%d %H:%M %Z") for t in times)
-        assignment.notes.append(f"next runs: {shown}")
+        for cluster in (settings.job_clusters or []) if settings else []:
+            spec = cluster.new_cluster
+            if spec is None or not spec.node_type_id:
+                continue
+            workers = spec.num_workers or (spec.autoscale.max_workers if spec.autoscale else 0) or 0
+            cost = self._function(
+                "estimate_job_cost",
+                {
+                    "node_type_id": spec.node_type_id,
+                    "num_workers": workers,
+                    "hours_per_run": 1.0,
+                    "runs_per_month": 30,
+                },
+            )
+            if cost:
+                assignment.notes.append(
+                    f"cost of {cluster.job_cluster_key} (1 h daily, estimate_job_cost): {cost}"
+                )
+
+    def _function(self, name: str, args: dict[str, Any]) -> str | None:
+        if self.functions is None:
+            return None
+        result = self.functions(name, args)
+        return None if result is None or result.startswith("error") else result.strip()
 
 
 def representative_leaves(settings: dict[str, Any], only: set[str] | None = None) -> list[str]:

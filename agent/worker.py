@@ -29,8 +29,16 @@ OPEN_STATES = (TaskState.PLANNED, TaskState.NEEDS_INPUT)
 class Worker:
     """`workspace` may be a zero-argument factory, so decisions (approve/reject) never connect."""
 
-    def __init__(self, workspace: Workspace | Callable[[], Workspace], store: StateStore, notes: NoteBook):
+    def __init__(
+        self,
+        workspace: Workspace | Callable[[], Workspace],
+        store: StateStore,
+        notes: NoteBook,
+        policies: Any = None,
+    ):
+        """`policies` (e.g. Unity Catalog's PolicyChecker) has `.problems(settings) -> list[str]`."""
         self._workspace, self.store, self.notes = workspace, store, notes
+        self.policies = policies
 
     @property
     def ws(self) -> Workspace:
@@ -101,6 +109,8 @@ class Worker:
         """Every problem with the settings and their prerequisites; returns the remote job (or None)."""
         settings = record.settings or {}
         problems = settings_problems(settings)
+        if self.policies is not None and not problems:
+            problems.extend(self.policies.problems(settings))  # team rules, run at plan and at apply
         remote = None
         if not check_workspace:
             pass
