@@ -134,6 +134,7 @@ def test_case(case: dict) -> None:
         assert _get(settings, path) is _MISSING, f"{path} should be absent: {_get(settings, path)!r}"
     if result.action == "create":
         assert result.touched == set(settings)
+        assert settings.get("name"), "a new job always has a name (given or derived)"
     else:
         assert result.touched
 

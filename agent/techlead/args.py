@@ -25,7 +25,7 @@ _ARG_HEAD = (
     r"^[\s,:]*(?:(?:with|using|passing|pass|and\s+pass|taking)\s+(?:the\s+)?(?:cli\s+|command[\s-]line\s+)?"
     r"(?:arguments?|args?|parameters?|params?|flags?|options?)\b\s*[:=]?\s*|(?:with\s+)?(?=--?[A-Za-z])"
     r"|with\s+(?=[\"'\[])"
-    r"|(?:arguments?|args?|parameters?|params?|flags?)\s*[:=]\s*)"
+    r"|(?:arguments?|args?|parameters?|params?|flags?)(?:\s*[:=]\s*|\s+(?=--?[A-Za-z]|[\"'\[])))"
 )
 _STRONG_STOP = {
     "then",
@@ -160,7 +160,8 @@ def _args(tail: str) -> tuple[list[str], int]:
             pass
     out: list[str] = []
     pos = 0
-    for m in re.finditer(r"\"[^\"]*\"|'[^']*'|\S+", rest):
+    tokens = list(re.finditer(r"\"[^\"]*\"|'[^']*'|\S+", rest))
+    for i, m in enumerate(tokens):
         token = m.group(0)
         quoted = token[0] in "\"'"
         bare = token.rstrip(",").lower()
@@ -168,11 +169,8 @@ def _args(tail: str) -> tuple[list[str], int]:
             token in ("-", "--", "—") or token.startswith("-") and not re.match(r"--?[A-Za-z]", token)
         ):
             break
-        if (
-            not quoted
-            and not token.startswith("-")
-            and (bare in _STRONG_STOP or re.fullmatch(r"\d{1,2}(?::\d\d)?(?:am|pm)", bare))
-        ):
+        after_flag = bool(out) and re.fullmatch(r"--?[A-Za-z][\w.-]*", out[-1]) is not None
+        if not quoted and not token.startswith("-") and _ends(bare, tokens[i + 1 : i + 2], after_flag):
             break
         value = shlex.split(token)[0] if quoted else token.rstrip(",")
         out.append(value)
@@ -180,6 +178,31 @@ def _args(tail: str) -> tuple[list[str], int]:
         if token.endswith(","):
             break
     return out, head.end() + pos
+
+
+_WEAK = {"a", "an", "the", "it", "this", "that", "to", "for", "from", "of", "is"}
+_SCHEDULE_WORD = re.compile(
+    r"\d{1,2}(?::\d\d)?\s*(?:am|pm)|\d{1,2}:\d\d|week(?:day|end)s?"
+    r"|(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?s?"
+    r"|noon|midnight|tonight|twice|serverless|[\U0001F300-\U0001FAFF\u2600-\u27BF]+|thanks|thx|ty|cheers",
+    re.I,
+)
+
+
+def _ends(word: str, following: list[re.Match[str]], after_flag: bool = False) -> bool:
+    """Whether a bare word ends an argument list: a clause or schedule word ("then", "daily", "at", "5pm").
+
+    Articles and prepositions end it only before more prose ("… for the nightly run"), so "a b c" stays;
+    a day or time right after a flag is its value ("--day mon").
+    """
+    if word in _STRONG_STOP and word not in _WEAK:
+        return True
+    if not after_flag and _SCHEDULE_WORD.fullmatch(word.rstrip("!.?")):
+        return True
+    if word not in _WEAK:
+        return False
+    nxt = following[0].group(0).rstrip(",").lower() if following else ""
+    return not nxt or not (len(nxt) <= 2 or nxt.startswith("-") or re.search(r"[\d=_./]", nxt))
 
 
 def _set_args(a: Anchor, args: list[str]) -> None:

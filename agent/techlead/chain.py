@@ -15,7 +15,7 @@ SEQ = re.compile(
     r"\bthen\b|->|→|=>|>>|\bfollowed\s+by\b|\bafter\s+(?:that|this|which|those|these|it)\b|\bafterwards?\b"
     r"|\bnext\b|\bonce\s+(?:that|it|this|those|these|done)\b|\bwhen\s+(?:that|it|this)\b|\bfinally\b"
     r"|\bbefore\b|\bfinish(?:es|ed)?\b|\bcomplet(?:es?|ed)\b|\bsucceeds?\b|\bdone\b|\bsubsequently\b"
-    r"|\band\s+later\b|\bstep\s+\d\b|\bfeeds?\s+(?:into\s+)?",
+    r"|\band\s+later\b|\bstep\s+\d\b|\bfeeds?\s+(?:into\s+)?|(?<![\w.:/])\(?[1-9]\d?\)(?=\s)",
     re.I,
 )
 PARALLEL = re.compile(

@@ -37,6 +37,10 @@ _SIZE_WORDS = {
     "extra-large": "large",
 }
 _SIZE = r"(?P<s>" + "|".join(sorted((re.escape(w) for w in _SIZE_WORDS), key=len, reverse=True)) + r")"
+# GPU instance families: AWS g4dn/g5/g6/p3/p4d/p5…, Azure NC/ND/NV, GCP a2/a3/g2
+GPU_NODE = re.compile(
+    r"^(?:g\d[a-z]*|p\d[a-z]*)\.|^Standard_N[CDV]|^(?:a\d|g2)-(?:highgpu|megagpu|ultragpu|standard)", re.I
+)
 _SPARK3 = {"3.5": "15.4", "3.4": "13.3", "3.3": "12.2", "3.2": "10.4", "3.1": "9.1"}
 _WORKER = r"(?:workers?|nodes?|executors?|machines|instances)\b"
 
@@ -69,7 +73,8 @@ def parse_compute(scan: Scan, defaults: ParserDefaults) -> ComputeSpec:
         )
     if m:
         c["node_type_id"] = m.group("n")
-    _spark_version(scan, spec)
+    gpu = scan.has(r"\bgpus?\b") or bool(GPU_NODE.match(c.get("node_type_id", "")))
+    _spark_version(scan, spec, gpu)
     m = scan.take_one(
         rf"\b(?:(?:on|use|using|run\s+on)\s+)?(?:the\s+|an?\s+)?"
         rf"(?:existing|all[- ]purpose|interactive|shared)\s+"
@@ -95,7 +100,7 @@ def parse_compute(scan: Scan, defaults: ParserDefaults) -> ComputeSpec:
         return spec
     _workers(scan, spec)
     m = scan.take_one(
-        rf"\b{_SIZE}[\s-]*(?:sized?\s+)?(?:job\s+)?(?:clusters?|compute|machines?|boxe?s?|setup)\b"
+        rf"\b{_SIZE}[\s-]*(?:sized?\s+)?(?:gpu\s+)?(?:job\s+)?(?:clusters?|compute|machines?|boxe?s?|setup)\b"
         rf"|\b(?:cluster|compute)(?:\s+size)?\s*(?:to|=|:|of|is|as)?\s*(?:an?\s+)?"
         rf"{_SIZE.replace('<s>', '<s2>')}\b"
         rf"|\bsize\s*(?:to|=|:|of|is)?\s*{_SIZE.replace('<s>', '<s3>')}\b"
@@ -124,12 +129,28 @@ def parse_compute(scan: Scan, defaults: ParserDefaults) -> ComputeSpec:
         c["runtime_engine"] = "STANDARD"
     elif scan.take(r"\b(?:with\s+|enable\s+|use\s+)?photon\b"):
         c["runtime_engine"] = "PHOTON"
+    if gpu:
+        _gpu(spec, defaults)
     if c or spec.size:
         spec.mode = "cluster"
     return spec
 
 
-def _spark_version(scan: Scan, spec: ComputeSpec) -> None:
+def _gpu(spec: ComputeSpec, defaults: ParserDefaults) -> None:
+    """GPUs asked for: a GPU node and the GPU ML runtime, whichever the request did not name."""
+    c = spec.cluster
+    if not c.get("node_type_id") and not c.get("instance_pool_id"):
+        c["node_type_id"] = defaults.gpu_node_type_id
+        spec.assumptions.append(f"GPU nodes with no type given: {defaults.gpu_node_type_id}.")
+    if not c.get("spark_version"):
+        m = re.match(r"(\d+\.\d+)\.x-(?:[a-z]+-ml-)?(scala[\d.]+)$", defaults.spark_version)
+        if m:
+            c["spark_version"] = f"{m.group(1)}.x-gpu-ml-{m.group(2)}"
+            spec.assumptions.append(f"GPU compute needs a GPU ML runtime: {m.group(1)} ML for GPU.")
+
+
+def _spark_version(scan: Scan, spec: ComputeSpec, gpu: bool) -> None:
+    """A runtime version; on GPU nodes (or with "GPU" said) an ML runtime is the GPU ML variant."""
     m = scan.take_one(r"\b(?P<raw>\d{1,2}\.\d{1,2}\.x-[\w.-]+)")
     if m:
         spec.cluster["spark_version"] = m.group("raw")
@@ -155,6 +176,10 @@ def _spark_version(scan: Scan, spec: ComputeSpec) -> None:
         version = dbr
     scala = "2.13" if int(version.split(".")[0]) >= 17 else "2.12"
     flavour = (m.group("ml") or m.group("ml2") or "").lower()
+    if gpu and flavour in ("ml", ""):
+        if not flavour:
+            spec.assumptions.append(f"GPU compute needs a GPU ML runtime: {version} ML for GPU.")
+        flavour = "gpu"
     middle = {"ml": "cpu-ml-", "gpu": "gpu-ml-"}.get(flavour, "")
     spec.cluster["spark_version"] = f"{version}.x-{middle}scala{scala}"
 

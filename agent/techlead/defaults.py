@@ -28,12 +28,14 @@ class ParserDefaults:
     - large  = autoscaling 8–16 workers on i3.2xlarge
     - "single node" = 0 workers, the driver does the work
 
-    A node type, worker count or runtime named in the request overrides the size's value.
+    A node type, worker count or runtime named in the request overrides the size's value. "GPU" (or a GPU
+    node type) means the GPU ML variant of the runtime, on ``gpu_node_type_id`` unless a node is named.
     The job name, when not given, comes from the first task's source (see ``job_name``).
     """
 
     spark_version: str = "15.4.x-scala2.12"
     node_type_id: str = "i3.xlarge"
+    gpu_node_type_id: str = "g4dn.xlarge"  # when a request asks for GPUs but names no node type
     timezone: str = "UTC"
     sizes: dict[str, dict] = field(default_factory=_sizes)
     requester_email: str | None = None  # who "me" is in "email me on failure"
@@ -87,6 +89,6 @@ def describe_cluster(spec: dict) -> str:
     version = spec.get("spark_version", "")
     m = re.match(r"(\d+\.\d+)\.x-(.*)", version)
     if m:
-        kind = " ML" if "-ml-" in m.group(2) else ""
+        kind = " ML" + (" GPU" if "gpu-ml" in m.group(2) else "") if "-ml-" in m.group(2) else ""
         version = f"Spark {m.group(1)}{kind}" + (" LTS" if m.group(1) in LTS else "")
     return f"{size}, {version}" if version else size

@@ -33,7 +33,7 @@ _CREATE = re.compile(
 )
 _NAME_STOP = re.compile(
     r"\s+(?:that|which|who|to|with|and|for|runs?|running|run|every|each|at|on|in|from|using|then|should|"
-    r"will|please|pls|daily|nightly|hourly|weekly|monthly|so|where|-|:|it)\b.*$",
+    r"will|please|pls|daily|nightly|hourly|weekly|monthly|so|where|it)\b.*$|\s*(?:\s-|[:|;,])(?:\s.*)?$",
     re.I | re.S,
 )
 _NOT_NAMES = {
@@ -153,6 +153,11 @@ class Naming:
         False  # it opens with a change verb ("make it…", "add…"): a change unless it brings tasks
     )
     create: bool = False  # the request explicitly asks for a new job
+    maybe_ref: bool = False  # "job named X …" with no create verb: X is the job to change if nothing runs
+
+    def as_ref(self) -> None:
+        """Read the name as the job the request changes (nothing to run was given)."""
+        self.job_ref, self.name, self.update = self.name, None, True
 
 
 def parse_naming(scan: Scan, has_base: bool) -> Naming:
@@ -160,7 +165,7 @@ def parse_naming(scan: Scan, has_base: bool) -> Naming:
     head = re.match(rf"^\W*(?:{_FILLER}\W+)*(?P<v>{UPDATE_VERBS})\b", scan.text, re.I)
     changing = has_base or (bool(head) and not out.create)
     out.changing = changing
-    out.job_ref = _job_ref(scan, changing or not out.create)
+    out.job_ref = _job_ref(scan, changing or not out.create, changing)
     rename = scan.find(
         rf"\b(?:rename|re-name)\s+(?:it|the\s+job|this(?:\s+job)?)?\s*(?:to|as|into)\s+(?:{_Q}"
         rf"|(?P<bare>{_BARE}))"
@@ -175,7 +180,8 @@ def parse_naming(scan: Scan, has_base: bool) -> Naming:
         m = scan.take_one(
             rf"\b(?:called|named|titled|name\s+it|call\s+it|name\s*[:=]|job\s+name\s*(?:[:=]|is|of)?)\s*{_Q}"
             rf"|\bjob\s+{_q('j')}"
-            rf"|\b(?:create|set\s*up|setup|make|build|new)\s+(?:me\s+)?(?:an?\s+)?(?:new\s+)?(?:job\s+)?{_q('s')}\s*[:,-]"
+            rf"|\b(?:create|set\s*up|setup|make|build|new)\s+(?:me\s+)?(?:an?\s+)?(?:new\s+)?(?:job\s*:?\s*)?"
+            rf"{_q('s')}"
         )
         if m:
             out.name = (m.group("name") or m.group("jname") or m.group("sname")).strip()
@@ -186,8 +192,13 @@ def parse_naming(scan: Scan, has_base: bool) -> Naming:
             )
             if found:
                 out.name = _take(scan, found[0], "bare" if found[0].group("bare") else "jbare")
+            else:
+                out.name = _after_create(scan)
     if has_base or out.job_ref is not None:
         out.update = True
+    elif out.name and not out.create and not rename:
+        named = rf"\bjob\s+(?:called|named)\s+[`'\"]?{re.escape(out.name)}"
+        out.maybe_ref = bool(re.search(named, scan.text, re.I))
     if changing and not has_base and out.job_ref is None and out.name and not rename:
         # "update the job called X": X names the target
         out.job_ref, out.name, out.update = out.name, None, True
@@ -195,6 +206,38 @@ def parse_naming(scan: Scan, has_base: bool) -> Naming:
 
 
 _BARE = r"[A-Za-z0-9][\w.\-/]*(?:[ \t]+[\w.\-/]+){0,6}"
+_MAKE = (
+    r"\b(?:create|set\s*up|setup|make|build|define|add|new)\s+(?:me\s+)?(?:an?\s+|the\s+)?(?:new\s+)?"
+    r"(?:(?:databricks|workflow|scheduled)\s+)?"
+)
+# A one-word name right after "create job" / "new job:", ended by punctuation ("create job x-y: …")
+_CREATE_BARE = re.compile(
+    _MAKE + r"job\b(?:[ \t]*[:-])?[ \t]{0,2}(?P<name>[A-Za-z0-9][\w.-]*[A-Za-z0-9_]|[A-Za-z])"
+    r"(?=[ \t]*(?:[:;,\n|]|\.(?:\s|$)| - |$))",
+    re.I,
+)
+_NOT_BARE = {
+    "please",
+    "pls",
+    "plz",
+    "for",
+    "with",
+    "that",
+    "which",
+    "where",
+    "thanks",
+    "now",
+    "here",
+    "steps",
+}
+
+
+def _after_create(scan: Scan) -> str | None:
+    m = scan.find(_CREATE_BARE)
+    if not m or m[0].group("name").lower() in _NOT_NAMES | _NOT_BARE:
+        return None
+    scan.consume(*m[0].span("name"))
+    return m[0].group("name")
 
 
 def _take(scan: Scan, m: re.Match[str], group: str) -> str | None:
@@ -215,8 +258,21 @@ def _clean(name: str | None) -> str | None:
     return name[:100] or None
 
 
-def _job_ref(scan: Scan, changing: bool) -> int | str | None:
-    """A job id or name the request points at ("update job 123", "change nightly-ingest to …")."""
+_SCHEDULE_JOB = re.compile(
+    r"^\W*(?:(?:please|pls|can\s+you|could\s+you)\s+)?schedule[ \t]+(?:the\s+)?(?:job\s+)?[`'\"]?"
+    r"(?P<name>[A-Za-z][\w.]*[-_\d][\w.-]*)[`'\"]?(?:\s+job)?"
+    r"(?=\s+(?:for|at|every|each|on|to\s+run|daily|nightly|hourly|weekly|monthly|weekdays)\b)",
+    re.I,
+)
+_PREP = r"\b(?:for|on|in|of|to)\s+(?:the\s+)?"
+
+
+def _job_ref(scan: Scan, changing: bool, verb: bool = True) -> int | str | None:
+    """A job id or name the request points at ("update job 123", "change nightly-ingest to …").
+
+    `verb`: the request opens with a change verb; without one, "job named X" names a new job unless a
+    preposition points at it ("for the job named X, …").
+    """
     if not changing:
         return None
     for m in scan.find(r"\bjob(?:[\s_-]*id)?\s*[#:]?\s*(?P<id>\d{1,19})\b|\bjob\s*#(?P<id2>\d+)"):
@@ -248,9 +304,14 @@ def _job_ref(scan: Scan, changing: bool) -> int | str | None:
         ):
             scan.consume(*m.span())
             return name
+    m = scan.find(_SCHEDULE_JOB)  # "schedule nightly-ingest for 7am": only a job's name can be meant
+    if m and not re.search(r"\.(?:py|sql|ipynb|whl|jar)$", m[0].group("name"), re.I):
+        scan.consume(*m[0].span("name"))
+        return m[0].group("name")
     m = scan.find(
         rf"\b(?:for|on|in|of|to)\s+(?:the\s+)?(?:{_Q}|(?P<bare>[A-Za-z][\w.-]*))\s+job\b"
-        rf"|\bjob\s+(?:called|named)\s+(?:{_q('c')}|(?P<cbare>[A-Za-z][\w.-]*))"
+        rf"|{'' if verb else _PREP}\bjob\s+(?:called|named)\s+"
+        rf"(?:{_q('c')}|(?P<cbare>[A-Za-z][\w.-]*))"
     )
     for x in m:
         name = x.group("name") or x.group("bare") or x.group("cname") or x.group("cbare")

@@ -57,6 +57,8 @@ def parse_request(
     draft = build.Draft()
     trig = parse_trigger(scan)
     anchors, notes = find_anchors(scan)
+    if naming.maybe_ref and not anchors and base is None:
+        naming.as_ref()
     update = naming.update or (naming.changing and (not anchors or bool(_REFERS.search(scan.text))))
     draft.assume(*notes)
     warehouses = find_warehouses(scan)

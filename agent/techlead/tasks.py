@@ -7,10 +7,11 @@ An anchor remembers where it sits in the text, so `chain` can read the words bet
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
+from agent.techlead.anchor import Anchor
 from agent.techlead.naming import RUN_VERBS
 from agent.techlead.scan import Entity, Scan, basename
+from agent.techlead.wheel import find_wheels
 
 _STOP_IDS = {
     "then",
@@ -51,19 +52,6 @@ _FLAGS = (
 )
 
 
-@dataclass
-class Anchor:
-    kind: str  # notebook | python | wheel | sql | dbt | pipeline | run_job
-    start: int
-    end: int
-    body: dict  # task fields other than task_key, depends_on and compute
-    hint: str  # task key before de-duplication
-    label: str  # how to name it in a sentence
-    key: str = ""
-    missing: list[str] = field(default_factory=list)  # questions for required pieces not given
-    source: str = ""  # what identifies it in an existing job (path, pipeline id, job id)
-
-
 def find_anchors(scan: Scan) -> tuple[list[Anchor], list[str]]:
     """All task anchors in text order, plus assumptions made while reading them."""
     notes: list[str] = []
@@ -71,7 +59,7 @@ def find_anchors(scan: Scan) -> tuple[list[Anchor], list[str]]:
     anchors += _run_jobs(scan)
     anchors += _pipelines(scan, notes)
     anchors += _dbt(scan, notes)
-    anchors += _wheels(scan, notes)
+    anchors += find_wheels(scan, notes)
     anchors += _queries(scan)
     anchors += _paths(scan, notes)
     anchors.sort(key=lambda a: a.start)
@@ -101,26 +89,45 @@ def _run_jobs(scan: Scan) -> list[Anchor]:
     return out
 
 
+_PIPE_VERB = r"(?:refresh|update|run|trigger|start|kick\s+off)"
+_PIPE_KIND = r"(?:dlt|lakeflow|delta\s+live\s+tables?|sdp|ldp|declarative|spark\s+declarative)"
+_PIPELINE = re.compile(
+    r"(?P<full>\bfull(?:y)?[\s-]+refresh(?:es|ing)?\s+(?:of\s+)?)?(?:\b(?P<verb>" + _PIPE_VERB + r")\s+)?"
+    r"(?:the\s+)?(?:\b(?P<kind>" + _PIPE_KIND + r")\s+)?(?<![\w-])pipeline(?![\w-])\s*(?P<idw>id\s*)?"
+    r"[:=#]?\s*(?:(?P<q>[`'\"])(?P<qid>[^`'\"\s]{1,64})(?P=q)|(?P<id>[\w-]+))"
+    r"(?P<full2>\s+(?:with\s+(?:a\s+)?|as\s+a\s+|in\s+)?full[\s-]+refresh(?:\s+mode)?)?",
+    re.I,
+)
+
+
 def _pipelines(scan: Scan, notes: list[str]) -> list[Anchor]:
-    out = []
-    rx = (
-        r"(?P<full>\bfull(?:y)?[\s-]+refresh(?:es|ing)?\s+(?:of\s+)?)?(?:\b(?:refresh|update|run|trigger"
-        r"|start)\s+)?(?:the\s+)?"
-        r"(?:\b(?:dlt|lakeflow|delta\s+live\s+tables?|sdp|ldp|declarative"
-        r"|spark\s+declarative)\s+)?\bpipeline\s*(?:id\s*)?"
-        r"[:=#]?\s*[`'\"]?(?P<id>[\w-]+)[`'\"]?"
-        r"(?P<full2>\s+(?:with\s+(?:a\s+)?|as\s+a\s+|in\s+)?full[\s-]+refresh(?:\s+mode)?)?"
-    )
-    for m in scan.find(rx):
-        pid = m.group("id")
-        if pid.lower() in _STOP_IDS:
-            continue
+    """ "refresh pipeline 1234-abcd": an id is taken when quoted or id-like (digits, dashes), never a
+    plain word ("first") nor the "pipeline" inside a hyphenated name ("orders-pipeline")."""
+    out: list[Anchor] = []
+    for m in scan.find(_PIPELINE):
+        pid = m.group("qid") or m.group("id")
+        refresh = bool(m.group("verb") or m.group("kind") or m.group("full") or m.group("idw"))
+        named = False  # a pipeline named in words: its id is asked for
+        if m.group("id") and (
+            pid.lower() in _STOP_IDS
+            or not re.search(r"\d", pid)
+            and not (refresh and re.search(r"[a-z]-[a-z0-9]", pid, re.I))
+        ):
+            if not refresh or pid.lower() in _STOP_IDS or pid.lower() in _NOT_PIPELINES:
+                continue
+            named = True
         scan.consume(*m.span())
+        asked = next((a for a in out if a.missing), None)
+        if asked and not named and re.search(r"(?:^|\n)[ \t]*$", scan.text[: m.start()]):
+            asked.body["pipeline_task"]["pipeline_id"] = asked.source = pid  # the answer on its own line
+            asked.missing, asked.label = [], f"pipeline {pid}"
+            continue
         body: dict = {"pipeline_id": pid}
         if m.group("full") or m.group("full2"):
             body["full_refresh"] = True
-        if not re.search(r"\d", pid):
+        if not re.search(r"\d", pid) and not named:
             notes.append(f"Took “{pid}” as the pipeline id (pipeline_task needs the id, not the name).")
+        ask = [f"What is the id of the pipeline “{pid}”? pipeline_task needs the id, not the name."]
         out.append(
             Anchor(
                 "pipeline",
@@ -129,10 +136,14 @@ def _pipelines(scan: Scan, notes: list[str]) -> list[Anchor]:
                 {"pipeline_task": body},
                 "pipeline",
                 f"pipeline {pid}",
+                missing=ask if named else [],
                 source=pid,
             )
         )
     return out
+
+
+_NOT_PIPELINES = {"every", "daily", "nightly", "hourly", "weekly", "each", "at", "on", "first", "too", "also"}
 
 
 def _queries(scan: Scan) -> list[Anchor]:
@@ -248,88 +259,6 @@ def _nearby_path(scan: Scan, start: int, end: int, before_rx: str) -> Entity | N
             e.used = True
             return e
     return None
-
-
-def _wheels(scan: Scan, notes: list[str]) -> list[Anchor]:
-    out = []
-    files = [e for e in scan.of("path") + scan.of("url") if e.value.lower().endswith(".whl")]
-    for m in scan.find(r"\b(?:python\s+)?(?:wheel|whl)\b|\bentry[\s_-]?point\b"):
-        if any(a.start <= m.start() < a.end for a in out) or not scan.masked[m.start() : m.end()].strip():
-            continue
-        lo, hi = max(0, m.start() - 60), m.end() + 120
-        window = scan.masked[lo:hi]
-        cut = re.search(r"[.;\n]|\bthen\b|->|→", window[m.start() - lo :])
-        if cut:
-            window = window[: m.start() - lo + cut.start()]
-        pkg = re.search(
-            r"\bpackage(?:[\s_-]*name)?\s*(?:=|:|is|called|named)?\s*[`'\"]?(?P<p>[A-Za-z][\w.-]*)",
-            window,
-            re.I,
-        ) or re.search(
-            r"\b(?:wheel|whl)\s+(?:package\s+)?[`'\"]?"
-            r"(?P<p>(?!package\b|task\b|with\b|entry\b|file\b)[A-Za-z][\w.-]*?)"
-            r"[`'\"]?(?=[:\s,;.]|$)",
-            window,
-            re.I,
-        )
-        entry = re.search(
-            r"\bentry[\s_-]?point\s*(?:=|:|is|called|named|of|function)?\s*[`'\"]?(?P<e>[A-Za-z_][\w.]*)",
-            window,
-            re.I,
-        ) or re.search(
-            r"\b(?:wheel|whl)\s+(?:package\s+)?[`'\"]?[A-Za-z][\w-]*[:](?P<e>[A-Za-z_]\w*)", window, re.I
-        )
-        file = next((f for f in files if lo - 40 <= f.start <= hi and not f.used), None)
-        spans = [(lo + x.start(), lo + x.end()) for x in (pkg, entry) if x] + [(m.start(), m.end())]
-        start, end = min(s for s, _ in spans), max(e for _, e in spans)
-        if not entry:  # the answer to an earlier question may stand on a line of its own
-            entry = scan.take_one(
-                r"(?<![\w-])entry[\s_-]?point\s*(?:=|:|is|called|named|of|function)?\s*[`'\"]?(?P<e>[A-Za-z_][\w.]*)"
-            )
-        body: dict = {}
-        package = pkg.group("p") if pkg else (basename(file.value).split("-")[0] if file else None)
-        missing = []
-        if package:
-            body["package_name"] = package
-        else:
-            missing.append("Which Python package does the wheel task run (its package_name)?")
-        if entry:
-            body["entry_point"] = entry.group("e")
-        else:
-            missing.append(f"Which entry point of the wheel{' ' + package if package else ''} should run?")
-        anchor = Anchor(
-            "wheel",
-            start,
-            end,
-            {"python_wheel_task": body},
-            package or "wheel",
-            f"wheel {package or ''}".strip(),
-            missing=missing,
-            source=package or "",
-        )
-        if file:
-            file.used = True
-            anchor.body["libraries"] = [{"whl": file.value}]
-            anchor.end = max(anchor.end, file.end)
-        scan.consume(anchor.start, anchor.end)
-        out.append(anchor)
-    for f in files:
-        if not f.used:  # a bare .whl path: the package is its file name's first part
-            f.used = True
-            package = basename(f.value).split("-")[0]
-            out.append(
-                Anchor(
-                    "wheel",
-                    f.start,
-                    f.end,
-                    {"python_wheel_task": {"package_name": package}, "libraries": [{"whl": f.value}]},
-                    package,
-                    f"wheel {package}",
-                    missing=[f"Which entry point of the wheel {package} should run?"],
-                    source=package,
-                )
-            )
-    return out
 
 
 def _paths(scan: Scan, notes: list[str]) -> list[Anchor]:
