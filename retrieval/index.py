@@ -129,7 +129,7 @@ class DocsIndex:
         for i, c in enumerate(chunks):
             name = c.metadata.get("field") or c.metadata.get("method")
             meta: dict[str, Any] = {"title": c.title, "url": c.url, "source": c.source, **c.metadata,
-                                    "terms": index_text(c.title, c.text, name)}
+                                    "terms": index_text(c.title, c.text, name, _own_name(c))}
             nodes.append(TextNode(
                 id_=f"{fp[:12]}-{i}", text=c.text, metadata=meta, metadata_template="{value}",
                 metadata_separator="\n", excluded_llm_metadata_keys=list(meta),
@@ -183,6 +183,15 @@ class DocsIndex:
             if len(out) == k:
                 break
         return out
+
+
+def _own_name(chunk: Any) -> str | None:
+    """What a chunk is named after: its field or method, or a docs section's heading (not class names:
+    their words, like View in ViewType, are too generic)."""
+    meta = chunk.metadata
+    if meta.get("kind") == "page":
+        return (meta.get("heading_path") or meta.get("page_title") or "").rsplit(" > ", 1)[-1] or None
+    return meta.get("field") or meta.get("method")
 
 
 def _prior(meta: dict) -> float:
