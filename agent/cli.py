@@ -82,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--limit", type=int, default=20, help="newest N tasks (default 20)")
     status.add_argument("--json", action="store_true", help="JSON for scripts")
 
-    sub.add_parser("demo", help="play create → update → validation failure on a local emulator")
+    demo = sub.add_parser("demo", help="play create → update → question → failure on a local emulator")
+    demo.add_argument(
+        "--slack", action="store_true", help="play it through the Slack bot (signed events, local Slack)"
+    )
 
     emu = sub.add_parser("emulator", help="serve the local Databricks workspace emulator")
     emu.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 = any free port)")
@@ -298,6 +301,10 @@ def format_record(r: TaskRecord) -> str:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    if args.slack:
+        from bot.demo import run_slack_demo  # the bot lives outside the Slack-free core
+
+        return run_slack_demo(settings)
     from agent.demo import run_demo
 
     return run_demo(settings)

@@ -34,6 +34,8 @@ class BotConfig:
     port: int = 3000
     host: str = "0.0.0.0"
     workers: int = field(default_factory=lambda: default_workers())
+    trace_plans: bool = False  # an MLflow trace per plan (JOBAGENT_TRACE_PLANS), for feedback on traces
+    alert_channel: str = ""  # the monitor posts regressions here (JOBAGENT_ALERT_CHANNEL)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BotConfig:
@@ -72,6 +74,8 @@ class BotConfig:
             port=_int(env, "JOBAGENT_BOT_PORT", 3000),
             host=env.get("JOBAGENT_BOT_HOST", "").strip() or "0.0.0.0",
             workers=_int(env, "JOBAGENT_BOT_WORKERS", default_workers()) or default_workers(),
+            trace_plans=_flag(env, "JOBAGENT_TRACE_PLANS", False),
+            alert_channel=env.get("JOBAGENT_ALERT_CHANNEL", "").strip(),
         )
         config.resolve_mode(None)  # fail now, not on the first event
         return config

@@ -113,6 +113,7 @@ def serve(config: BotConfig, settings: Settings, port: int | None = None) -> int
             )
         else:
             print("jobagent: Socket Mode (SLACK_APP_TOKEN): no public URL needed. Ctrl-C stops.", flush=True)
+        monitor = start_monitoring(config, settings)
         try:
             if isinstance(runner, HttpBotServer):
                 runner.serve_forever()
@@ -125,7 +126,21 @@ def serve(config: BotConfig, settings: Settings, port: int | None = None) -> int
                 runner.httpd.server_close()
             else:
                 runner.close()
+            if monitor is not None:
+                monitor.shutdown(wait=False)
     return 0
+
+
+def start_monitoring(config: BotConfig, settings: Settings) -> object | None:
+    """With JOBAGENT_ALERT_CHANNEL set, the bot process re-evaluates on a schedule and alerts there."""
+    if not config.alert_channel:
+        return None
+    from agent.evaluation.monitor import start_monitor
+    from bot.alerts import slack_poster
+
+    scheduler = start_monitor(settings, slack_poster())
+    print(f"jobagent: monitoring on, alerts to {config.alert_channel}", flush=True)
+    return scheduler
 
 
 def serve_command(args_port: int | None) -> int:

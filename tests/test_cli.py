@@ -173,3 +173,22 @@ def test_two_processes_apply_different_tasks_at_once(shared_runtime, emulator, t
     store = StateStore(tmp_path / "shared-state.json")
     assert {store.get(t).state for t in tasks} == {TaskState.COMPLETE}
     assert sorted(j["settings"]["name"] for j in emulator.jobs_snapshot()) == ["alpha", "beta"]
+
+
+def test_demo_plays_create_update_question_failure(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("✔ COMPLETE: job") == 2
+    assert "~ schedule.quartz_cron_expression" in out
+    assert "Tech Lead asks: What should the job run" in out
+    assert "✘ FAILED before anyone approved it" in out and "does not exist" in out
+    assert "State DB :" in out and "Note     :" in out
+
+
+def test_slack_demo_plays_through_the_bot(capsys):
+    assert main(["demo", "--slack"]) == 0
+    out = capsys.readouterr().out
+    assert "[ Approve ] [ Reject ]" in out
+    assert "Created <http" in out and "job 1" in out
+    assert "~ schedule.quartz_cron_expression" in out
+    assert "feedback stored on t-" in out

@@ -155,14 +155,18 @@ def plan_request(
         safe(client.reactions_add, channel=channel, timestamp=source_ts, name="eyes")
     thread = thread_id(channel, thread_ts)
     try:
-        assignment = svc.lead.assign(text, thread=thread, requester_email=svc.directory.email(user))
+        email = svc.directory.email(user)
+        meta: dict[str, Any] = {"slack_channel": channel, "slack_thread_ts": thread_ts}
+        if svc.config.trace_plans:  # an MLflow trace per plan, so 👍/👎 reach it as feedback
+            from agent.evaluation.tracing import trace_plan
+
+            assignment, meta["trace_id"] = trace_plan(
+                svc.runtime.settings, svc.lead, text, thread=thread, requester_email=email
+            )
+        else:
+            assignment = svc.lead.assign(text, thread=thread, requester_email=email)
         record = svc.runtime.worker.submit(
-            assignment,
-            request=text,
-            requester=user,
-            thread=thread,
-            channel=channel,
-            meta={"slack_channel": channel, "slack_thread_ts": thread_ts},
+            assignment, request=text, requester=user, thread=thread, channel=channel, meta=meta
         )
     except Exception as exc:
         log.exception("planning failed in %s", thread)
