@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import textwrap
+from collections.abc import Iterator
 from dataclasses import replace
 
 from agent.config import Settings, WorkspaceHandle
@@ -40,9 +42,13 @@ SCENES = [
 
 
 def run_demo(settings: Settings) -> int:
+    with quiet_agent_logs():
+        return _play(settings)
+
+
+def _play(settings: Settings) -> int:
     from standins.databricks import WorkspaceEmulator
 
-    logging.getLogger("agent").setLevel(logging.ERROR)  # the demo prints failures itself
     demo_home = settings.home / "demo"
     shutil.rmtree(demo_home, ignore_errors=True)
     settings = replace(settings, state_path=demo_home / "state.json", notes_dir=demo_home / "notes")
@@ -102,3 +108,15 @@ def heading(text: str) -> None:
 
 def say(text: str) -> None:
     print(f"  {text}")
+
+
+@contextlib.contextmanager
+def quiet_agent_logs() -> Iterator[None]:
+    """The demo prints failures itself; warnings from the same events would only repeat them."""
+    logger = logging.getLogger("agent")
+    before = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)

@@ -3,7 +3,6 @@ real Bolt app, Slack's Web API and a Databricks workspace played by local stand-
 
 from __future__ import annotations
 
-import logging
 import shutil
 import textwrap
 from dataclasses import replace
@@ -12,6 +11,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from agent.config import Settings, WorkspaceHandle
+from agent.demo import quiet_agent_logs
 from agent.runtime import Runtime
 from agent.tech_lead import TechLead
 from bot.app import build_app
@@ -29,9 +29,13 @@ REQUEST = (
 
 
 def run_slack_demo(settings: Settings) -> int:
+    with quiet_agent_logs():
+        return _play_slack(settings)
+
+
+def _play_slack(settings: Settings) -> int:
     from standins.databricks import WorkspaceEmulator
 
-    logging.getLogger("agent").setLevel(logging.ERROR)
     home = settings.home / "demo-slack"
     shutil.rmtree(home, ignore_errors=True)
     settings = replace(settings, state_path=home / "state.json", notes_dir=home / "notes")
