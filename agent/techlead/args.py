@@ -11,7 +11,7 @@ import re
 import shlex
 
 from agent.techlead.options import KV, kv_pairs
-from agent.techlead.scan import Scan
+from agent.techlead.scan import Scan, ValuesShown
 from agent.techlead.tasks import Anchor
 
 _KV_HEAD = (
@@ -24,8 +24,14 @@ _KV_LIST = rf"(?P<items>(?:{KV})(?:\s*(?:,|;|\band\b|&)?\s*(?:{KV.replace('?P<',
 _ARG_HEAD = (
     r"^[\s,:]*(?:(?:with|using|passing|pass|and\s+pass|taking)\s+(?:the\s+)?(?:cli\s+|command[\s-]line\s+)?"
     r"(?:arguments?|args?|parameters?|params?|flags?|options?)\b\s*[:=]?\s*|(?:with\s+)?(?=--?[A-Za-z])"
-    r"|with\s+(?=[\"'\[])"
+    r"|with\s+(?=[\"'\[])|(?:and\s+)?(?:passing|pass)\s+(?=--?[A-Za-z]|[\"'\[])"
     r"|(?:arguments?|args?|parameters?|params?|flags?)(?:\s*[:=]\s*|\s+(?=--?[A-Za-z]|[\"'\[])))"
+)
+# Arguments named further on in a script's clause: an explicit word for them is needed there.
+_LATER_ARGS = re.compile(
+    r"(?<![\w-])(?:(?:with|using|passing|pass|taking|and\s+pass)\s+(?:the\s+)?(?:cli\s+|command[\s-]line\s+)?"
+    r"(?:arguments?|args?|flags?)\b|(?:arguments?|args?)\s*[:=]|(?:arguments?|args?|passing)\s+(?=--?[A-Za-z]|[\"'\[]))",
+    re.I,
 )
 _STRONG_STOP = {
     "then",
@@ -103,31 +109,43 @@ _LEADING = re.compile(
 
 def read_tails(scan: Scan, anchors: list[Anchor]) -> None:
     """Attach each anchor's trailing parameters to its task body (and blank them)."""
-    for i, a in enumerate(anchors):
-        lead = _LEADING.search(scan.masked[anchors[i - 1].end if i else 0 : a.start])
-        if lead and a.kind in ("notebook", "sql", "run_job", "pipeline", "wheel", "python"):
-            offset = anchors[i - 1].end if i else 0
-            scan.consume(offset + lead.start(), offset + lead.end())
-            _set_pairs(a, kv_pairs(lead.group("items")))
-        end = anchors[i + 1].start if i + 1 < len(anchors) else len(scan.masked)
-        tail = scan.masked[a.end : end]
-        cut = re.search(r"[.;\n](?:\s|$)|\bthen\b|->|→", tail)
-        if cut:
-            tail = tail[: cut.start()]
-        if a.kind in ("python", "wheel"):
-            args, used = _args(tail)
-            if args:
-                scan.consume(a.end, a.end + used)
-                _set_args(a, args)
-                continue
-        m = re.match(_KV_HEAD + _KV_LIST, tail, re.I) or re.match(r"^\s*\((?P<items>[^)]*=[^)]*)\)", tail)
-        if not m or not m.group("items").strip():
-            continue
-        pairs = kv_pairs(m.group("items"))
-        if not pairs:
-            continue
-        scan.consume(a.end, a.end + m.end())
-        _set_pairs(a, pairs)
+    with ValuesShown(scan):
+        for i, a in enumerate(anchors):
+            _read_tail(scan, anchors, i, a)
+
+
+def _read_tail(scan: Scan, anchors: list[Anchor], i: int, a: Anchor) -> None:
+    """One anchor's parameters: a lead-in before it ("pass env=prod to …") or a tail after it."""
+    lead = _LEADING.search(scan.masked[anchors[i - 1].end if i else 0 : a.start])
+    if lead and a.kind in ("notebook", "sql", "run_job", "pipeline", "wheel", "python"):
+        offset = anchors[i - 1].end if i else 0
+        scan.consume(offset + lead.start(), offset + lead.end())
+        _set_pairs(a, kv_pairs(lead.group("items")))
+    end = anchors[i + 1].start if i + 1 < len(anchors) else len(scan.masked)
+    tail = scan.masked[a.end : end]
+    cut = re.search(r"[.;\n](?:\s|$)|\bthen\b|->|→", tail)
+    if cut:
+        tail = tail[: cut.start()]
+    if a.kind in ("python", "wheel"):
+        args, used = _args(tail)
+        skip = 0
+        if not args:  # "… every sunday at 3am with arguments --epochs 10": said later in the clause
+            later = _LATER_ARGS.search(tail)
+            if later:
+                skip = later.start()
+                args, used = _args(tail[skip:])
+        if args:
+            scan.consume(a.end + skip, a.end + skip + used)
+            _set_args(a, args)
+            return
+    m = re.match(_KV_HEAD + _KV_LIST, tail, re.I) or re.match(r"^\s*\((?P<items>[^)]*=[^)]*)\)", tail)
+    if not m or not m.group("items").strip():
+        return
+    pairs = kv_pairs(m.group("items"))
+    if not pairs:
+        return
+    scan.consume(a.end, a.end + m.end())
+    _set_pairs(a, pairs)
 
 
 def _set_pairs(a: Anchor, pairs: dict[str, str]) -> None:

@@ -102,7 +102,7 @@ def merge_settings(
             _merge_timing(out, key, new)
         elif key == "email_notifications":
             _merge_emails(out, new)
-        elif key == "tags" and isinstance(old, dict):
+        elif key in ("tags", "notification_settings") and isinstance(old, dict):
             out[key] = {**old, **new}
         elif key == "parameters" and isinstance(old, list):
             names = {p["name"] for p in new}

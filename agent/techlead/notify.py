@@ -31,7 +31,7 @@ _CLAUSE = re.compile(r"[.;\n]|\bthen\b|\balso\b", re.I)
 class NotifySpec:
     lists: dict[str, list[str]] = field(default_factory=dict)  # "on_failure" → addresses
     removed: dict[str, list[str]] = field(default_factory=dict)  # "stop e-mailing x": event → addresses
-    no_alert_for_skipped_runs: bool | None = None
+    quiet: dict[str, bool] = field(default_factory=dict)  # notification_settings: no_alert_for_*_runs
     assumptions: list[str] = field(default_factory=list)
     questions: list[str] = field(default_factory=list)
 
@@ -50,6 +50,7 @@ _STOP_AFTER = re.compile(
 
 def parse_notifications(scan: Scan, requester_email: str | None) -> NotifySpec:
     spec = NotifySpec()
+    _quiet(scan, spec)
     for e in scan.of("email"):
         before = _STOP.search(scan.masked[max(0, e.start - 60) : e.start])
         after = _STOP_AFTER.match(scan.masked[e.end :])
@@ -105,12 +106,6 @@ def parse_notifications(scan: Scan, requester_email: str | None) -> NotifySpec:
             if entity is not None:
                 entity.used = True
             scan.consume(r_start, r_end)
-    if scan.take(
-        r"\b(?:no|don'?t|do\s+not|without)\s+(?:send\s+)?(?:alerts?|e-?mails?|notifications?)\s+(?:for|on"
-        r"|about)\s+"
-        r"skipped\s+runs?\b|\bskip(?:ped)?[- ]run\s+alerts?\s+off\b"
-    ):
-        spec.no_alert_for_skipped_runs = True
     channels = re.findall(r"(?<![\w/])#([\w-]+)", scan.masked)
     if channels and re.search(r"\b(?:slack|channel|post|notify|alert)\b", scan.masked, re.I):
         scan.take(r"(?<![\w/])#[\w-]+")
@@ -119,6 +114,43 @@ def parse_notifications(scan: Scan, requester_email: str | None) -> NotifySpec:
             "not set here, e-mail only."
         )
     return spec
+
+
+_KINDS = r"(?:skipped|skips|cancell?ed|cancellations?)"
+_WHICH = (  # "skipped runs", "skipped or canceled runs", "a run is skipped", "runs that get cancelled"
+    rf"(?:the\s+|a\s+|any\s+)?(?:(?:runs?|jobs?)\s+(?:that\s+)?(?:is|are|gets?|was|were)\s+)?"
+    rf"{_KINDS}(?:\s*(?:,|/|&|\bor\b|\band\b)\s*(?:runs\s+)?{_KINDS})*(?:\s+(?:runs?|jobs?))?"
+)
+_SAY = (
+    r"(?:alert(?:s|ing)?|e-?mail(?:s|ing)?|mails?|notif(?:y|ying|ications?)|pag(?:e|es|ing)"
+    r"|ping(?:s|ing)?)"
+)
+_QUIET = re.compile(
+    rf"\b(?:no|don'?t|do\s+not|never|without|mute|silence|suppress|skip|ignore|stop|disable|turn\s+off)\s+"
+    rf"(?:send(?:ing)?\s+|any\s+|the\s+)?{_SAY}(?:\s+(?:me|us|anyone|people|them))?\s+(?:for|on|about|when"
+    rf"|if|of|from)\s+{_WHICH}"
+    rf"|\b{_WHICH}\s+(?:should(?:n'?t|\s+not)|must(?:n'?t|\s+not)|don'?t|do\s+not|won'?t|need(?:n'?t|\s+not)"
+    rf"|never)\s+(?:send\s+|trigger\s+|raise\s+|cause\s+)?(?:an?\s+|any\s+)?{_SAY}"
+    rf"|\b(?:skip(?:ped)?|cancell?ed)[- ]run\s+{_SAY}\s+off\b"
+    rf"|\bno[_\s-]alerts?[_\s-]for[_\s-](?:skipped|cancell?ed)[_\s-]runs\b(?:\s*[:=]?\s*true\b)?",
+    re.I,
+)
+_LOUD = re.compile(
+    rf"\b(?:re-?enable|enable|turn\s+(?:back\s+)?on|resume|start|do)\s+(?:sending\s+)?(?:the\s+)?{_SAY}"
+    rf"\s+(?:again\s+)?(?:for|on|about|when|if)\s+{_WHICH}(?:\s+again)?",
+    re.I,
+)
+
+
+def _quiet(scan: Scan, spec: NotifySpec) -> None:
+    """ "don't alert for skipped runs", "no alerts on canceled runs" → notification_settings flags."""
+    for rx, value in ((_QUIET, True), (_LOUD, False)):
+        for m in scan.take(rx):
+            said = re.sub(r"^skip\s+", "", m.group(0).lower())  # "skip alerts for …": the verb
+            if re.search(r"\bskip(?:ped|s)?\b", said):
+                spec.quiet["no_alert_for_skipped_runs"] = value
+            if "cancel" in said:
+                spec.quiet["no_alert_for_canceled_runs"] = value
 
 
 def _after(text: str) -> list[str]:

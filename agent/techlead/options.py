@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from agent.techlead.numbers import DURATION, NUM, human, integer, seconds
-from agent.techlead.scan import Scan
+from agent.techlead.scan import Scan, ValuesShown
 
 _UNSET = object()
 KV = r"(?P<k>[A-Za-z_][\w.-]*)\s*(?:=|:)\s*(?P<v>\"[^\"]*\"|'[^']*'|\{\{[^}]*\}\}|[^\s,;]+)"
@@ -44,19 +44,47 @@ class Options:
 def parse_options(scan: Scan) -> Options:
     opts = Options()
     _run_as(scan, opts)
-    if scan.take(
-        r"\bretr(?:y|ies)\s+(?:\w+\s+){0,3}?(?:on|if|when|after"
-        r"|upon)\s+(?:a\s+)?(?:it\s+)?time(?:s)?[-\s]?outs?\b"
-        r"|\b(?:also\s+)?retry\s+(?:when|if)\s+it\s+times\s+out\b|\bretry[_\s]on[_\s]timeout\b"
-        r"|\bretry\s+timeouts\b"
-    ):
-        opts.retry_on_timeout = True
+    _retry_on_timeout(scan, opts)
     _timeout(scan, opts)
     _retries(scan, opts)
     _concurrency(scan, opts)
-    _tags(scan, opts)
-    _job_parameters(scan, opts)
+    with ValuesShown(scan):
+        _tags(scan, opts)
+        _job_parameters(scan, opts)
     return opts
+
+
+_TIMED_OUT = (
+    r"(?:(?:it|the\s+(?:run|task|job)|a\s+(?:run|task)|runs?|tasks?|they)\s+)?(?:times?\s+out|timed[-\s]?out"
+    r"|time[-\s]?outs?|hits?\s+(?:the|a|its)\s+time[-\s]?out)"
+)
+_NO_DURATION = rf"(?!\s*(?:after|of|at|is|=|:|in)?\s*(?:{DURATION}|\d))"  # "times out after 2h": a timeout
+# "when it times out", "on timeouts too", "including when it times out" (a retry said in the clause)
+_ON_TIMEOUT = re.compile(
+    rf"\b(?P<neg>(?:but\s+)?(?:not|never|don'?t\s+retry|do\s+not\s+retry)\s+)?(?:(?:including|incl\.?|even"
+    rf"|also|and|as\s+well\s+as|plus)\s+)?(?:(?:when|if|on|after|upon|for|whenever)\s+(?:a\s+)?){_TIMED_OUT}"
+    rf"(?:\s+(?:too|as\s+well|also))?\b(?P<bare>{_NO_DURATION})?",
+    re.I,
+)
+
+
+def _retry_on_timeout(scan: Scan, opts: Options) -> None:
+    m = scan.take_one(
+        r"\bretry[_\s]on[_\s]timeouts?\s*(?:[:=]\s*)?(?P<v>true|false|yes|no)?\b"
+        r"|\b(?:also\s+)?retry\s+(?:timeouts|timed[-\s]?out\s+(?:runs?|tasks?))\b"
+        r"|\b(?:time[-\s]?outs?|timed[-\s]?out\s+(?:runs?|tasks?))\s+(?:should|must|will|can)\s+(?:also\s+)?be"
+        r"\s+retried\b"
+    )
+    if m:
+        opts.retry_on_timeout = (m.group("v") or "true").lower() in ("true", "yes")
+        return
+    for m in scan.find(_ON_TIMEOUT):
+        clause = re.split(r"[.;\n]", scan.masked[: m.start()])[-1]
+        if re.search(r"\bretr(?:y|ies|ied|ying)\b", clause, re.I):
+            if m.group("bare") is not None:  # with a duration it is left for the timeout grammar too
+                scan.consume(*m.span())
+            opts.retry_on_timeout = not m.group("neg")
+            return
 
 
 def _timeout(scan: Scan, opts: Options) -> None:

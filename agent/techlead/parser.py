@@ -290,13 +290,14 @@ def _timing(draft, sched, trig, zone, zone_note, base, update, defaults) -> None
 def _options(draft: build.Draft, opts, notify, update: bool) -> None:
     draft.ask(*notify.questions)
     draft.assume(*notify.assumptions)
-    if notify.lists or notify.no_alert_for_skipped_runs or (notify.removed and update):
+    if notify.lists or (notify.removed and update):
         email = {k: list(v) for k, v in notify.lists.items()}
         for ev, gone in notify.removed.items():  # "-address" removes it (see merge)
             email.setdefault(ev, []).extend(f"-{a}" for a in gone)
-        if notify.no_alert_for_skipped_runs:
-            email["no_alert_for_skipped_runs"] = True
         draft.set("email_notifications", email)
+        draft.topic("notifications")
+    if notify.quiet:  # JobNotificationSettings: no_alert_for_skipped_runs / no_alert_for_canceled_runs
+        draft.set("notification_settings", dict(notify.quiet))
         draft.topic("notifications")
     if opts.timeout_said:
         draft.topic("timeout")

@@ -93,3 +93,31 @@ def basename(path: str) -> str:
     """Last path segment without its extension ("/Repos/etl/ingest.py" → "ingest")."""
     name = path.rstrip("/").rsplit("/", 1)[-1]
     return re.sub(r"\.(py|sql|ipynb|scala|r|whl|jar)$", "", name, flags=re.I) or name
+
+
+class ValuesShown:
+    """Within the block, unused URLs and paths typed as values ("target=s3://x/y", "input: /Volumes/a")
+    show through the mask, so key=value grammars read them whole; on exit any a grammar took are marked
+    used and the rest are blanked again.
+    """
+
+    def __init__(self, scan: Scan) -> None:
+        self.scan = scan
+        self.shown: list[Entity] = []
+
+    def __enter__(self) -> Scan:
+        s = self.scan
+        for e in s.entities:
+            if e.used or e.kind not in ("url", "path") or s.masked[e.start : e.end].strip():
+                continue
+            if re.search(r"[\w.-]\s*[=:]\s*$", s.masked[max(0, e.start - 40) : e.start]):
+                s.masked = s.masked[: e.start] + s.text[e.start : e.end] + s.masked[e.end :]
+                self.shown.append(e)
+        return s
+
+    def __exit__(self, *exc: object) -> None:
+        for e in self.shown:
+            if self.scan.masked[e.start : e.end].strip():
+                self.scan.consume(e.start, e.end)
+            else:
+                e.used = True

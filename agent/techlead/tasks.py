@@ -171,10 +171,13 @@ def _dbt(scan: Scan, notes: list[str]) -> list[Anchor]:
     out = []
     cmd = rf"(?:dbt\s+)?{_DBT_CMDS}{_FLAGS}"
     rx = (
-        rf"\b(?:(?:run|execute)\s+)?(?:the\s+)?dbt(?:\s+(?:commands?"
+        rf"(?P<lead>\b(?:with|using|running)\s+(?:the\s+)?(?:commands?|steps?)\s*[:=]?\s*(?=dbt\b))?"
+        rf"\b(?:(?:run|execute)\s+)?(?:the\s+)?dbt(?:\s+(?:(?:with|using|running)\s+(?:the\s+)?)?(?:commands?"
         rf"|steps?))?\s*[:=]?\s*(?P<cmds>{cmd}(?:\s*(?:,|and|then|&|\+|followed\s+by|;)\s*{cmd})*)?"
         r"(?:\s+(?:project|models?))?"
     )
+    defaulted: Anchor | None = None  # "run dbt in the project X …": its commands may come later
+    unsaid: list[Anchor] = []
     for m in scan.find(rx):
         if not m.group(0).strip():
             continue
@@ -189,11 +192,17 @@ def _dbt(scan: Scan, notes: list[str]) -> list[Anchor]:
         ]
         start, end = m.start(), m.end()
         scan.consume(start, end)
+        if (
+            cmds
+            and defaulted is not None
+            and (m.group("lead") or not re.search(r"[.;\n]|\bthen\b|->|→", scan.text[defaulted.end : start]))
+            and not any(0 <= e.start - end <= 40 for e in scan.of("path"))
+        ):  # the commands of the dbt task just named: one task, not a second one
+            defaulted.body["dbt_task"]["commands"] = cmds[:10]
+            defaulted = None
+            continue
         body: dict = {}
-        if not cmds:
-            cmds = ["dbt deps", "dbt run"]
-            notes.append("No dbt commands given: dbt deps, then dbt run.")
-        body["commands"] = cmds[:10]
+        body["commands"] = cmds[:10] or ["dbt deps", "dbt run"]
         project = _nearby_path(
             scan,
             start,
@@ -232,6 +241,11 @@ def _dbt(scan: Scan, notes: list[str]) -> list[Anchor]:
                 source=project.value if project else "dbt",
             )
         )
+        if not cmds:
+            defaulted = out[-1]
+            unsaid.append(defaulted)
+    if any(a.body["dbt_task"]["commands"] == ["dbt deps", "dbt run"] for a in unsaid):
+        notes.append("No dbt commands given: dbt deps, then dbt run.")
     return out
 
 
