@@ -49,9 +49,7 @@ def run_demo(settings: Settings) -> int:
 def _play(settings: Settings) -> int:
     from standins.databricks import WorkspaceEmulator
 
-    demo_home = settings.home / "demo"
-    shutil.rmtree(demo_home, ignore_errors=True)
-    settings = replace(settings, state_path=demo_home / "state.json", notes_dir=demo_home / "notes")
+    settings = fresh_demo_settings(settings, "demo")
     emulator = WorkspaceEmulator()
     url = emulator.start()
     say(f"Started a local Databricks workspace emulator at {url} (in memory, seeded with notebooks).")
@@ -108,6 +106,13 @@ def heading(text: str) -> None:
 
 def say(text: str) -> None:
     print(f"  {text}")
+
+
+def fresh_demo_settings(settings: Settings, name: str) -> Settings:
+    """State and notes in an emptied $JOBAGENT_HOME/<name>, so every demo run starts the same."""
+    home = settings.home / name
+    shutil.rmtree(home, ignore_errors=True)
+    return replace(settings, state_path=home / "state.json", notes_dir=home / "notes")
 
 
 @contextlib.contextmanager

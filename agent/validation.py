@@ -6,30 +6,17 @@ workspace whether what the settings point at exists. Both return every problem, 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
+
+from databricks.sdk.service.jobs import Task
 
 from agent.quartz import quartz_error, timezone_error
 from agent.workspace import Workspace
 
-TASK_TYPES = (
-    "notebook_task",
-    "spark_python_task",
-    "python_wheel_task",
-    "spark_jar_task",
-    "spark_submit_task",
-    "sql_task",
-    "dbt_task",
-    "pipeline_task",
-    "run_job_task",
-    "condition_task",
-    "for_each_task",
-    "clean_rooms_notebook_task",
-    "dashboard_task",
-    "power_bi_task",
-    "gen_ai_compute_task",
-    "dbt_cloud_task",
-)
+# Every `*_task` field of the SDK's Task: a task must set exactly one of them.
+TASK_TYPES = tuple(f.name for f in dataclasses.fields(Task) if f.name.endswith("_task"))
 NEEDS_COMPUTE = {
     "notebook_task",
     "spark_python_task",

@@ -3,15 +3,13 @@ real Bolt app, Slack's Web API and a Databricks workspace played by local stand-
 
 from __future__ import annotations
 
-import shutil
 import textwrap
-from dataclasses import replace
 from typing import Any
 
 from slack_sdk import WebClient
 
 from agent.config import Settings, WorkspaceHandle
-from agent.demo import quiet_agent_logs
+from agent.demo import fresh_demo_settings, quiet_agent_logs
 from agent.runtime import Runtime
 from agent.tech_lead import TechLead
 from bot.app import build_app
@@ -36,9 +34,7 @@ def run_slack_demo(settings: Settings) -> int:
 def _play_slack(settings: Settings) -> int:
     from standins.databricks import WorkspaceEmulator
 
-    home = settings.home / "demo-slack"
-    shutil.rmtree(home, ignore_errors=True)
-    settings = replace(settings, state_path=home / "state.json", notes_dir=home / "notes")
+    settings = fresh_demo_settings(settings, "demo-slack")
     with WorkspaceEmulator() as emulator, SlackStandIn() as slack:
         emulator.start()
         slack.add_user(ALICE, name="alice", email="alice@example.com")

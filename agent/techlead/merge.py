@@ -21,30 +21,8 @@ from typing import Any
 
 from agent.techlead.compute import apply
 from agent.techlead.defaults import ParserDefaults
+from agent.validation import TASK_TYPES
 
-TASK_TYPES = (
-    "notebook_task",
-    "spark_python_task",
-    "python_wheel_task",
-    "sql_task",
-    "dbt_task",
-    "pipeline_task",
-    "run_job_task",
-    "spark_jar_task",
-    "spark_submit_task",
-    "condition_task",
-    "for_each_task",
-    "dashboard_task",
-    "alert_task",
-    "clean_rooms_notebook_task",
-    "power_bi_task",
-    "dbt_cloud_task",
-    "dbt_platform_task",
-    "gen_ai_compute_task",
-    "ai_function_task",
-    "python_operator_task",
-    "ai_runtime_task",
-)
 CLUSTER_TYPES = (
     "notebook_task",
     "spark_python_task",
