@@ -452,8 +452,11 @@ def _family(path: str) -> str:
 
 
 def _documents(passage: Any, leaf: str) -> bool:
-    path = passage.metadata.get("path") or ""
-    return path == leaf or f"({leaf}" in passage.title or f", {leaf}" in passage.title
+    """Does this passage document the field at `leaf`? (A field reachable by several paths lists them.)"""
+    if passage.metadata.get("path") == leaf:
+        return True
+    listed = next((ln for ln in passage.text.splitlines() if ln.startswith("Path in job settings:")), "")
+    return leaf in [p.strip() for p in listed.partition(":")[2].split(";")]
 
 
 def _sentences(text: str) -> list[str]:

@@ -127,3 +127,9 @@ def test_cli_plan_json_shape_and_question_exit_code(capsys):
     code = main(["plan", "make me a job"])
     captured = capsys.readouterr()
     assert code == 2 and "What should the job run" in captured.err
+
+
+def test_limits_stated_in_the_docs_are_surfaced(lead):
+    assignment = lead.assign("run /Repos/etl/ingest hourly, allow 3 concurrent runs")
+    assert any(n.startswith("⚠ max_concurrent_runs") and "1000" in n for n in assignment.notes)
+    assert not any("not found in the API reference" in n for n in assignment.notes)
