@@ -229,6 +229,14 @@ class TechLead:
             if base is None:
                 question = f"Job {target} does not exist (any more). Which job did you mean?"
                 return Assignment(None, "update", target, questions=[question]), None
+            previous = ctx.previous
+            if (
+                previous is not None
+                and previous.state is TaskState.PLANNED
+                and previous.job_id == target
+                and previous.settings
+            ):
+                base = previous.settings  # revise the open plan: its changes stay, diffed vs the live job
         elif ctx.previous and ctx.previous.state is TaskState.NEEDS_INPUT:
             text = f"{ctx.previous.request}\n{request}"  # the reply completes the earlier request
         elif (

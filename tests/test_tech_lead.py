@@ -133,3 +133,13 @@ def test_limits_stated_in_the_docs_are_surfaced(lead):
     assignment = lead.assign("run /Repos/etl/ingest hourly, allow 3 concurrent runs")
     assert any(n.startswith("⚠ max_concurrent_runs") and "1000" in n for n in assignment.notes)
     assert not any("not found in the API reference" in n for n in assignment.notes)
+
+
+def test_revising_an_open_update_plan_keeps_its_changes(runtime, lead):
+    plan_and_apply(runtime, lead, CREATE, "S4")
+    first = lead.assign("make it 3am instead", thread="S4")
+    runtime.worker.submit(first, request="make it 3am instead", requester="alice", thread="S4")
+    revised = lead.assign("also email bob@example.com", thread="S4")
+    record = runtime.worker.submit(revised, request="also email bob", requester="alice", thread="S4")
+    changes = {c["path"] for c in record.plan["changes"]}
+    assert changes == {"schedule.quartz_cron_expression", "email_notifications.on_failure"}
