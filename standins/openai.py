@@ -14,8 +14,10 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from standins.http import LocalServer, send_json
 
 
 @dataclass
@@ -30,13 +32,14 @@ class Scripted:
     delay: float = 0.0
 
 
-class OpenAIStandIn:
+class OpenAIStandIn(LocalServer):
+    thread_name = "openai-standin"
+
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[dict[str, Any]] = []
         self._queue: deque[Scripted] = deque()
         self._cond = threading.Condition()
-        self._server: ThreadingHTTPServer | None = None
-        self.url = ""
 
     # -- scripting -----------------------------------------------------------------------------
     def enqueue(self, *answers: Scripted | dict[str, Any] | str) -> None:
@@ -48,83 +51,59 @@ class OpenAIStandIn:
         with self._cond:
             return self._cond.wait_for(lambda: len(self.requests) >= count, timeout)
 
-    # -- serving -------------------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        stand_in = self
+    def next_answer(self, body: dict[str, Any]) -> Scripted | None:
+        with self._cond:
+            self.requests.append(body)
+            answer = self._queue.popleft() if self._queue else None
+            self._cond.notify_all()
+        return answer
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args: Any) -> None:
-                pass
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
 
-            def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
+    def log_message(self, *args: Any) -> None:
+        pass
 
-            def do_GET(self) -> None:
-                if self.path.rstrip("/").endswith("/models"):
-                    self._send(200, {"object": "list", "data": [{"id": "local-model", "object": "model"}]})
-                else:
-                    self._send(404, _error("Not found", "invalid_request_error"))
+    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        if self.path.rstrip("/").endswith("/models"):
+            send_json(self, 200, {"object": "list", "data": [{"id": "local-model", "object": "model"}]})
+        else:
+            send_json(self, 404, _error("Not found", "invalid_request_error"))
 
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
-                except json.JSONDecodeError:
-                    self._send(
-                        400,
-                        _error("We could not parse the JSON body of your request.", "invalid_request_error"),
-                    )
-                    return
-                if not self.path.rstrip("/").endswith("/chat/completions"):
-                    self._send(404, _error(f"Unknown path {self.path}", "invalid_request_error"))
-                    return
-                if not (self.headers.get("Authorization") or "").startswith("Bearer "):
-                    self._send(401, _error("You didn't provide an API key.", "invalid_request_error"))
-                    return
-                with stand_in._cond:
-                    stand_in.requests.append(body)
-                    answer = stand_in._queue.popleft() if stand_in._queue else None
-                    stand_in._cond.notify_all()
-                if answer is None:
-                    self._send(500, _error("The stand-in has no scripted answer left.", "server_error"))
-                    return
-                if answer.delay:
-                    time.sleep(answer.delay)
-                if answer.status != 200:
-                    kind = "rate_limit_exceeded" if answer.status == 429 else "server_error"
-                    with contextlib.suppress(OSError):  # the client may have given up waiting
-                        self._send(answer.status, _error(f"scripted {answer.status}", kind), answer.headers)
-                    return
-                with contextlib.suppress(OSError):
-                    self._send(200, completion(body, answer), answer.headers)
+    def do_POST(self) -> None:  # noqa: N802
+        stand_in: OpenAIStandIn = self.server.stand_in  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except json.JSONDecodeError:
+            send_json(
+                self,
+                400,
+                _error("We could not parse the JSON body of your request.", "invalid_request_error"),
+            )
+            return
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            send_json(self, 404, _error(f"Unknown path {self.path}", "invalid_request_error"))
+            return
+        if not (self.headers.get("Authorization") or "").startswith("Bearer "):
+            send_json(self, 401, _error("You didn't provide an API key.", "invalid_request_error"))
+            return
+        answer = stand_in.next_answer(body)
+        if answer is None:
+            send_json(self, 500, _error("The stand-in has no scripted answer left.", "server_error"))
+            return
+        if answer.delay:
+            time.sleep(answer.delay)
+        with contextlib.suppress(OSError):  # the client may have given up waiting
+            if answer.status != 200:
+                kind = "rate_limit_exceeded" if answer.status == 429 else "server_error"
+                send_json(self, answer.status, _error(f"scripted {answer.status}", kind), answer.headers)
+            else:
+                send_json(self, 200, completion(body, answer), answer.headers)
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="openai-standin").start()
-        self.url = f"http://{host}:{self._server.server_address[1]}"
-        return self.url
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> OpenAIStandIn:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+OpenAIStandIn.handler = _Handler
 
 
 def _error(message: str, kind: str) -> dict[str, Any]:

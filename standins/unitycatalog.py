@@ -8,15 +8,16 @@ socket. It keeps everything in memory, seeds a catalog `main`, and records each 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from standins.http import LocalServer, send_json
 
 log = logging.getLogger("standins.unitycatalog")
 PREFIX = "/api/2.1/unity-catalog"
@@ -42,47 +43,20 @@ def _not_found(kind: str, name: str) -> UCError:
     return UCError(404, "NOT_FOUND", f"{kind} not found: {name}")
 
 
-class UnityCatalogStandIn:
-    """In-memory catalogs/schemas/functions behind a real socket; `start()` returns once it answers."""
+class UnityCatalogStandIn(LocalServer):
+    """In-memory catalogs/schemas/functions behind a real socket; `start()` returns once it listens."""
+
+    thread_name = "uc-standin"
 
     def __init__(self, catalogs: tuple[str, ...] = ("main",)):
+        super().__init__()
         self.catalogs: dict[str, dict[str, Any]] = {}
         self.schemas: dict[str, dict[str, Any]] = {}
         self.functions: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self.url = ""
         for name in catalogs:
             self.catalogs[name] = _stamp({"name": name, "comment": "seeded by the stand-in"}, "id")
-
-    # -- serving -------------------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._server = ThreadingHTTPServer((host, port), _Handler)
-        self._server.daemon_threads = True
-        self._server.stand_in = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="uc-standin", daemon=True
-        )
-        self._thread.start()
-        self.url = f"http://{host}:{self._server.server_address[1]}"
-        _wait_until_ready(host, self._server.server_address[1])
-        return self.url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> UnityCatalogStandIn:
-        if not self.url:
-            self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # -- the API -------------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: dict[str, str], body: dict[str, Any]) -> Any:
@@ -188,12 +162,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, KeyError) as exc:
             status, reply = 400, UCError(400, "INVALID_ARGUMENT", f"Malformed request: {exc}").body()
         log.debug("%s %s -> %d", self.command, path, status)
-        data = json.dumps(reply).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, reply)
 
     do_POST = do_DELETE = do_PATCH = do_GET  # noqa: N815
 
@@ -213,18 +182,6 @@ def _stamp(fields: dict[str, Any], id_key: str) -> dict[str, Any]:
     return {**fields, id_key: str(uuid.uuid4()), "created_at": now, "updated_at": now}
 
 
-def _wait_until_ready(host: str, port: int, timeout: float = 5.0) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the Unity Catalog stand-in did not start on {host}:{port}")
-        time.sleep(0.02)
-
-
 def serve(port: int = 8080) -> None:
     """Run until Ctrl-C (for `jobagent uc-server`)."""
     stand_in = UnityCatalogStandIn()
@@ -237,3 +194,6 @@ def serve(port: int = 8080) -> None:
         pass
     finally:
         stand_in.stop()
+
+
+UnityCatalogStandIn.handler = _Handler
