@@ -15,7 +15,7 @@ from typing import Any
 from databricks.sdk.service.jobs import JobSettings
 
 from agent.diff import diff_settings, fingerprint, render_changes
-from agent.errors import IllegalTransition, StalePlan, ValidationFailed, WorkspaceError
+from agent.errors import IllegalTransition, JobAgentError, StalePlan, ValidationFailed, WorkspaceError
 from agent.models import APPLYABLE, Assignment, Plan, Step, TaskState
 from agent.notes import NoteBook
 from agent.state import StateStore, TaskRecord, new_task_id, state_hint, utcnow
@@ -102,6 +102,9 @@ class Worker:
             plan = self.plan(record, check_workspace=preflight or record.action == "update")
         except (ValidationFailed, WorkspaceError) as exc:
             return self._fail(record.id, exc, phase="plan")
+        except Exception as exc:  # a bug must not leave the task half-recorded
+            log.exception("task %s: unexpected error while planning", record.id)
+            return self._fail(record.id, unexpected(exc), phase="plan")
         return self.store.update(record.id, plan=plan.to_dict(), fingerprint=plan.fingerprint)
 
     # -- phases --------------------------------------------------------------------------------
@@ -221,9 +224,12 @@ class Worker:
             self.notes.append(record.thread, "stale plan", task_id, str(exc))
             raise
         except (ValidationFailed, WorkspaceError) as exc:
-            step_lines = [asdict(s) for s in plan.steps]
-            self.store.update(task_id, steps=step_lines)
+            self.store.update(task_id, steps=[asdict(s) for s in plan.steps])
             return self._fail(task_id, exc, phase="apply")
+        except Exception as exc:  # never leave a task IN_PROGRESS behind a bug; a retry adopts a created job
+            log.exception("task %s: unexpected error while applying", task_id)
+            self.store.update(task_id, steps=[asdict(s) for s in plan.steps])
+            return self._fail(task_id, unexpected(exc), phase="apply")
         record = self.store.transition(task_id, TaskState.COMPLETE, by=by, job_id=job_id, error=None)
         body = (
             "\n".join(f"- {s.description}: **{s.status}** {_result(s)}" for s in plan.steps)
@@ -273,6 +279,13 @@ class Worker:
         log.warning("task %s failed in %s: %s", task_id, phase, exc)
         self.notes.append(record.thread, f"failed ({phase})", task_id, str(exc))
         return record
+
+
+def unexpected(exc: Exception) -> JobAgentError:
+    return JobAgentError(
+        f"Internal error ({type(exc).__name__}: {exc}). Nothing further was changed; apply again to retry "
+        "safely (a job created before the error is found, not created twice), and report this if it repeats."
+    )
 
 
 def render_plan(record: TaskRecord, plan: Plan) -> str:

@@ -197,3 +197,26 @@ def test_failed_run_step_is_retried_without_redoing_the_update(runtime, emulator
     assert done.state is TaskState.COMPLETE
     assert not any(c[1].startswith("/api/2.2/jobs/reset") for c in emulator.calls)
     assert done.steps[1]["result"]["run_id"] > 0
+
+
+class BrokenPolicies:
+    """An extension with a bug: the Worker must record a failure, not leave the task half-done."""
+
+    def problems(self, settings):
+        raise KeyError("policy bug")
+
+
+def test_unexpected_errors_leave_consistent_state(runtime, emulator):
+    runtime.worker.policies = BrokenPolicies()
+    record = submit(runtime, "ingest.json")
+    assert record.state is TaskState.FAILED and "Internal error (KeyError" in record.error
+    runtime.worker.policies = None
+    record = submit(runtime, "ingest.json", thread="T6")
+    runtime.worker.approve(record.id, by="bob")
+    runtime.worker.policies = BrokenPolicies()
+    failed = runtime.worker.apply(record.id)
+    assert failed.state is TaskState.FAILED and "apply again" in failed.error
+    assert "Internal error" in runtime.notes.read("T6")
+    runtime.worker.policies = None
+    assert runtime.worker.apply(record.id).state is TaskState.COMPLETE
+    assert len(emulator.jobs_snapshot()) == 1
