@@ -265,7 +265,7 @@ class TechLead:
             questions=list(parsed.questions),
         )
         if settings is not None:
-            self._cite(assignment, request, parsed)
+            self._cite(assignment, parsed)
             self._schedule_preview(assignment)
         log.info(
             "tech lead: %s, %d citations, %d questions",
@@ -360,7 +360,7 @@ class TechLead:
         return ids[0], remote or {}
 
     # -- documentation -----------------------------------------------------------------------------
-    def _cite(self, assignment: Assignment, request: str, parsed: ParsedRequest) -> None:
+    def _cite(self, assignment: Assignment, parsed: ParsedRequest) -> None:
         """Look up each field the plan sets: the passage that documents it confirms the field name,
         explains it in the plan, and surfaces any limit it states."""
         if self._index is None or assignment.settings is None:

@@ -108,16 +108,16 @@ class Worker:
         return self.store.update(record.id, plan=plan.to_dict(), fingerprint=plan.fingerprint)
 
     # -- phases --------------------------------------------------------------------------------
-    def validate(self, record: TaskRecord, *, check_workspace: bool = True) -> dict[str, Any]:
-        """Every problem with the settings and their prerequisites; returns the remote job (or None)."""
+    def validate(self, record: TaskRecord, *, check_workspace: bool = True) -> dict[str, Any] | None:
+        """Raise ValidationFailed with every problem in the settings and their prerequisites; return the
+        job's current settings for an update (None for a create)."""
         settings = record.settings or {}
         problems = settings_problems(settings)
-        if self.policies is not None and not problems:
+        shape_ok = not problems
+        if self.policies is not None and shape_ok:
             problems.extend(self.policies.problems(settings))  # team rules, run at plan and at apply
         remote = None
-        if not check_workspace:
-            pass
-        elif record.action == "update":
+        if check_workspace and record.action == "update":
             job = self.ws.get_job(record.job_id) if record.job_id else None
             if job is None:
                 problems.append(
@@ -125,7 +125,7 @@ class Worker:
                 )
             else:
                 remote = job.settings.as_dict() if job.settings else {}
-        elif settings.get("name"):
+        elif check_workspace and settings.get("name"):
             named = self.ws.jobs_named(settings["name"])
             others = sorted(j for j, tags in named.items() if tags.get(TASK_TAG) != record.id)
             if others:
@@ -133,14 +133,14 @@ class Worker:
                     f"A job named {settings['name']!r} already exists (job {others[0]}). "
                     "Choose another name, or ask to update that job."
                 )
-        if check_workspace and not settings_problems(settings):
+        if check_workspace and shape_ok:
             problems.extend(workspace_problems(settings, self.ws))
         if problems:
             raise ValidationFailed(problems)
-        return {"remote": remote}
+        return remote
 
     def plan(self, record: TaskRecord, *, check_workspace: bool = True) -> Plan:
-        remote = self.validate(record, check_workspace=check_workspace)["remote"]
+        remote = self.validate(record, check_workspace=check_workspace)
         wanted = self.desired_settings(record, remote)
         changes = diff_settings(remote, wanted)
         name = wanted.get("name", "")
@@ -203,7 +203,7 @@ class Worker:
         plan = Plan.from_dict(record.plan)
         log.info("task %s: applying %d step(s)", task_id, len(plan.steps))
         try:
-            remote = self.validate(record)["remote"]
+            remote = self.validate(record)
             resumed = any(step.status == "done" for step in plan.steps)  # the job changed by our own hand
             if not resumed and fingerprint(remote) != plan.fingerprint:
                 raise StalePlan(task_id, record.job_id)
@@ -211,7 +211,7 @@ class Worker:
             for i, step in enumerate(plan.steps):
                 if step.status == "done":
                     continue
-                job_id = self._execute(record, step, job_id)
+                job_id = self._execute(record, step, job_id, remote)
                 step.status, step.at = "done", utcnow()
                 self.store.update(
                     task_id,
@@ -239,11 +239,12 @@ class Worker:
         self.notes.append(record.thread, "applied", task_id, f"{body}\n\nJob {job_id}: {url}".strip())
         return record
 
-    def _execute(self, record: TaskRecord, step: Step, job_id: int | None) -> int | None:
-        settings = JobSettings.from_dict(
-            self.desired_settings(record, None if record.action == "create" else {})
-        )
+    def _execute(
+        self, record: TaskRecord, step: Step, job_id: int | None, remote: dict[str, Any] | None
+    ) -> int | None:
+        """Run one step; `remote` is the job as validate just read it (None for a create)."""
         if step.kind == "create_job":
+            settings = JobSettings.from_dict(self.desired_settings(record, None))
             name = settings.name or ""
             found = self.ws.jobs_tagged(name, record.id)
             if found:
@@ -262,9 +263,7 @@ class Worker:
             log.info("task %s: created job %s", record.id, job_id)
             return job_id
         if step.kind == "reset_job":
-            remote = self.ws.get_job(int(job_id or 0))
-            keep = remote.settings.as_dict() if remote and remote.settings else {}
-            settings = JobSettings.from_dict(self.desired_settings(record, keep))
+            settings = JobSettings.from_dict(self.desired_settings(record, remote or {}))
             self.ws.reset_job(int(job_id or 0), settings)
             step.result = {"job_id": job_id}
             return job_id
