@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,7 +99,6 @@ class ThreadContext:
 
     previous: TaskRecord | None = None
     job_id: int | None = None
-    history: list[str] = field(default_factory=list)
 
 
 class TechLead:
@@ -165,7 +164,6 @@ class TechLead:
             if task.job_id and task.state is TaskState.COMPLETE:
                 ctx.job_id = task.job_id
                 break
-        ctx.history = [e.body for e in self.notes.entries(thread) if e.kind == "request"]
         return ctx
 
     # -- the main entry ----------------------------------------------------------------------------
@@ -221,7 +219,7 @@ class TechLead:
         ctx = self.context(thread)
         defaults = self.defaults
         if requester_email:
-            defaults = _with_email(defaults, requester_email)
+            defaults = replace(defaults, requester_email=requester_email)
         base, action, target = None, "create", job_id or ctx.job_id
         text = request
         if target:
@@ -474,9 +472,3 @@ def _sentences(text: str) -> list[str]:
 def _first_sentence(text: str) -> str:
     first = next(iter(_sentences(text)), "")
     return first if len(first) <= 220 else first[:217] + "..."
-
-
-def _with_email(defaults: ParserDefaults, email: str) -> ParserDefaults:
-    from dataclasses import replace
-
-    return replace(defaults, requester_email=email) if hasattr(defaults, "requester_email") else defaults
