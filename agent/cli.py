@@ -17,6 +17,7 @@ from agent.errors import JobAgentError, NeedsInput, StalePlan
 from agent.models import TaskState
 from agent.runtime import Runtime
 from agent.state import TaskRecord
+from agent.worker import not_acted_on
 
 EPILOG = """examples:
   jobagent plan --file job.json                 plan a new job from Jobs API JSON (or .yml)
@@ -177,6 +178,7 @@ def plan_json(record: TaskRecord) -> dict[str, Any]:
         "citations": record.citations,
         "questions": record.questions,
         "assumptions": record.assumptions,
+        "unused": record.unused,
         "error": record.error,
     }
 
@@ -186,7 +188,11 @@ def print_record_plan(record: TaskRecord, rt: Runtime) -> None:
         print(f"Task {record.id} needs more information:")
         for q in record.questions:
             print(f"  ? {q}")
+        if record.unused:
+            print(not_acted_on(record.unused))
         return
+    if record.unused:
+        print(not_acted_on(record.unused) + "\n")
     if record.plan:
         print(record.plan["text"])
     for note in record.meta.get("notes") or []:

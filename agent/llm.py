@@ -39,6 +39,9 @@ day-of-month or day-of-week) with a Java time-zone id. Prefer the rule-based dra
 request says otherwise; state every assumption.
 - If something required is missing (nothing to run, an unknown email for "me"), ask in `questions` and \
 set `job_settings` to null rather than guessing.
+- Account for the whole request: every part of it you did not turn into settings goes, in the request's \
+own words, into `unused` (never drop a part silently; filler such as greetings is not a part). \
+`rule_based_not_acted_on` lists what the rule-based draft could not read.
 - List in `citations` the numbers of the documentation passages you relied on."""
 
 
@@ -108,6 +111,7 @@ class LLMAnswer:
     questions: list[str]
     citations: list[int]
     refusal: str | None
+    unused: list[str] = field(default_factory=list)
     usage: dict[str, int] = field(default_factory=dict)
     calls: int = 0
     tool_results: list[str] = field(default_factory=list)
@@ -216,6 +220,7 @@ def parse_answer(content: str) -> tuple[LLMAnswer, list[str]]:
         questions=[str(q) for q in data.get("questions") or []],
         citations=[int(c) for c in data.get("citations") or [] if isinstance(c, int | float)],
         refusal=data.get("refusal"),
+        unused=[str(u) for u in data.get("unused") or []],
     )
     if answer.settings is None:
         if not answer.questions and not answer.refusal:

@@ -118,6 +118,11 @@ def answer_schema() -> dict[str, Any]:
             "job_settings": {"anyOf": [job_settings_schema(), {"type": "null"}]},
             "assumptions": {"type": "array", "items": {"type": "string"}},
             "questions": {"type": "array", "items": {"type": "string"}},
+            "unused": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "every part of the request the settings do not act on, in its own words",
+            },
             "citations": {
                 "type": "array",
                 "items": {"type": "integer"},
@@ -128,6 +133,6 @@ def answer_schema() -> dict[str, Any]:
                 "description": "what was not done because the request asked for something not allowed",
             },
         },
-        "required": ["job_settings", "assumptions", "questions", "citations", "refusal"],
+        "required": ["job_settings", "assumptions", "questions", "unused", "citations", "refusal"],
         "additionalProperties": False,
     }

@@ -70,6 +70,7 @@ class Assignment:
     job_id: int | None = None
     assumptions: list[str] = field(default_factory=list)
     questions: list[str] = field(default_factory=list)
+    unused: list[str] = field(default_factory=list)  # parts of the request not acted on, in its words
     citations: list[Citation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # extra plan lines (e.g. next run times, warnings)
     planner: str = "offline"

@@ -57,6 +57,7 @@ class TaskRecord:
     citations: list[dict[str, Any]] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     questions: list[str] = field(default_factory=list)
+    unused: list[str] = field(default_factory=list)  # what the plan did not act on, shown to reviewers
     feedback: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
     decided_by: str | None = None

@@ -190,6 +190,7 @@ class TechLead:
             "current_job_settings": draft.get("base"),
             "rule_based_draft": offline.settings.as_dict() if offline.settings else None,
             "rule_based_assumptions": offline.assumptions,
+            "rule_based_not_acted_on": offline.unused,
             "requester_email": requester_email,
             "documentation": [
                 {"n": i, "title": p.title, "url": p.url, "text": p.text[:700]}
@@ -261,6 +262,7 @@ class TechLead:
             job_id=target if action == "update" else None,
             assumptions=list(parsed.assumptions),
             questions=list(parsed.questions),
+            unused=list(parsed.unused),
         )
         if settings is not None:
             self._cite(assignment, parsed)
@@ -284,6 +286,7 @@ class TechLead:
             job_id=offline.job_id,
             assumptions=list(answer.assumptions),
             questions=questions,
+            unused=list(answer.unused),
             planner=f"llm ({self.llm.config.model})",
             usage=dict(answer.usage),
         )

@@ -85,6 +85,7 @@ class Worker:
             citations=[c.to_dict() for c in assignment.citations],
             assumptions=list(assignment.assumptions),
             questions=list(assignment.questions),
+            unused=list(assignment.unused),
             meta={
                 **(meta or {}),
                 "run_now": run_now,
@@ -96,7 +97,9 @@ class Worker:
         self.store.add(record)
         self.notes.append(thread, "request", task_id, f"**{requester}** asked:\n\n> {_quote(request)}")
         if state is TaskState.NEEDS_INPUT:
-            self.notes.append(thread, "question", task_id, "\n".join(f"- {q}" for q in assignment.questions))
+            warning = not_acted_on(record.unused)
+            body = "\n".join(f"- {q}" for q in assignment.questions) + (f"\n\n{warning}" if warning else "")
+            self.notes.append(thread, "question", task_id, body)
             return record
         try:
             plan = self.plan(record, check_workspace=preflight or record.action == "update")
@@ -154,7 +157,10 @@ class Worker:
         plan = Plan(record.action, record.job_id, name, steps, changes, fingerprint(remote))  # type: ignore[arg-type]
         plan.text = render_plan(record, plan)
         log.info("task %s planned: %s %s", record.id, plan.summary, [s.kind for s in steps])
-        self.notes.append(record.thread, "plan", record.id, f"```\n{plan.text}\n```")
+        warning = not_acted_on(record.unused)
+        self.notes.append(
+            record.thread, "plan", record.id, f"```\n{plan.text}\n```" + (f"\n\n{warning}" if warning else "")
+        )
         return plan
 
     def desired_settings(self, record: TaskRecord, remote: dict[str, Any] | None) -> dict[str, Any]:
@@ -284,6 +290,17 @@ def unexpected(exc: Exception) -> JobAgentError:
     return JobAgentError(
         f"Internal error ({type(exc).__name__}: {exc}). Nothing further was changed; apply again to retry "
         "safely (a job created before the error is found, not created twice), and report this if it repeats."
+    )
+
+
+def not_acted_on(unused: list[str]) -> str:
+    """The reviewer's warning for the parts of a request the plan does not act on ("" when none)."""
+    if not unused:
+        return ""
+    items = "\n".join(f"  - “{u}”" for u in unused)
+    return (
+        f"⚠ I did not act on:\n{items}\n"
+        "  Nothing in this plan does what these ask. Reply to rephrase them, or approve without them."
     )
 
 

@@ -140,6 +140,7 @@ def plan_message(record: TaskRecord, *, decision: str | None = None) -> Message:
     head = [
         _header(f"Plan: {_title(record)}"),
         _context(f"Task `{record.id}` · requested by <@{record.requester}> · {esc(_summary(record))}"),
+        *not_acted_on_blocks(record),
     ]
     tail: list[dict[str, Any]] = []
     notes = list(record.meta.get("notes") or [])
@@ -173,6 +174,20 @@ def plan_message(record: TaskRecord, *, decision: str | None = None) -> Message:
     )
 
 
+def not_acted_on_blocks(record: TaskRecord) -> list[dict[str, Any]]:
+    """What the plan does not do, before anything else a reviewer reads; every item, never "…more"."""
+    if not record.unused:
+        return []
+    items = _bullets([f"“{u}”" for u in record.unused], limit=len(record.unused), max_chars=2600)
+    return [
+        _md(
+            f"⚠️ *I did not act on:*\n{items}\n"
+            "_Nothing in this plan does what these ask. Reply in this thread to rephrase them, "
+            "or approve without them._"
+        )
+    ]
+
+
 def _summary(record: TaskRecord) -> str:
     text = (record.plan or {}).get("text", "")
     last = [ln for ln in text.splitlines() if ln.startswith("Plan:")]
@@ -195,6 +210,7 @@ def question_message(record: TaskRecord) -> Message:
     blocks = [
         _md(f"<@{record.requester}> I need a bit more before I can plan this (task `{record.id}`):"),
         _md(_bullets(questions, limit=10)),
+        *not_acted_on_blocks(record),
         _context("Reply in this thread — no need to mention me — and I will continue the same request."),
     ]
     text = clip(f"Task {record.id} needs more information: " + " ".join(questions), FALLBACK_TEXT)

@@ -487,3 +487,12 @@ def test_socket_mode_is_chosen_by_app_token(runtime, lead, slack):
         assert isinstance(runner, SocketModeHandler) and runner.app_token == "xapp-1-test"
     finally:
         runner.close()
+
+
+def test_plan_message_leads_with_what_it_did_not_act_on(bot):
+    delivery = bot.mention(ALICE, "run /Repos/etl/ingest daily at 2am and defrobulate the widgets please")
+    plan = bot.wait_post(delivery.ts, buttons=True)
+    text = block_text(plan)
+    assert "I did not act on" in text and "“defrobulate the widgets”" in text
+    assert text.index("I did not act on") < text.index("```")  # above the diff
+    assert bot.task(delivery.ts).unused == ["defrobulate the widgets"]

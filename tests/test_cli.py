@@ -192,3 +192,18 @@ def test_slack_demo_plays_through_the_bot(capsys):
     assert "Created <http" in out and "job 1" in out
     assert "~ schedule.quartz_cron_expression" in out
     assert "feedback stored on t-" in out
+
+
+def test_plan_names_what_it_did_not_act_on_in_text_json_and_note(capsys, tmp_path):
+    request = "run /Repos/etl/ingest every weekday at 2am, and wobble the flux capacitor"
+    code, out, _ = run_cli(capsys, "plan", request)
+    assert code == 0
+    assert out.index("I did not act on") < out.index('create job "ingest"')  # before the diff
+    assert "“wobble the flux capacitor”" in out
+    task = task_id_from(out[out.index("Task t-") :])
+    note = next(Path(os.environ["JOBAGENT_NOTES_DIR"]).glob("*.md")).read_text()
+    assert task in note and "I did not act on" in note and "wobble the flux capacitor" in note
+    code, out, _ = run_cli(capsys, "plan", "--json", request)
+    assert json.loads(out)["unused"] == ["wobble the flux capacitor"]
+    code, out, _ = run_cli(capsys, "plan", "--json", "run /Repos/etl/ingest every weekday at 2am, thanks!")
+    assert json.loads(out)["unused"] == []

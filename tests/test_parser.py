@@ -21,7 +21,9 @@ except ImportError:  # pragma: no cover - the validator lives in another module
     quartz_error = timezone_error = None
 
 HERE = Path(__file__).parent
-CASES = yaml.safe_load((HERE / "data" / "parser_cases.yaml").read_text())
+# The core file plus one file per family of job shapes (tests/data/parser_cases/*.yaml), same format.
+CASE_FILES = [HERE / "data" / "parser_cases.yaml", *sorted((HERE / "data" / "parser_cases").glob("*.yaml"))]
+CASES = [case for path in CASE_FILES for case in yaml.safe_load(path.read_text()) or []]
 BASES = {"ingest": json.loads((HERE / "specs" / "ingest.json").read_text())}
 TOPICS = {
     "tasks",
@@ -116,6 +118,7 @@ def test_case(case: dict) -> None:
         assert result.questions == []
     for text in case.get("assumptions", []):
         assert any(text.lower() in a.lower() for a in result.assumptions), result.assumptions
+    assert result.unused == case.get("unused", []), "not acted on: " + repr(result.unused)
     if case.get("settings", "given") is None:
         assert result.settings is None
         return

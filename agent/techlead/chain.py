@@ -73,6 +73,7 @@ _NOT_KEYS = {
     "work",
     "lunch",
 }
+_ENUM = re.compile(r"(?<![\w.:/])\(?[1-9]\d?\)(?=\s)")
 JOIN_ONLY = re.compile(r"[\s,&+/]*(?:\b(?:and|or|plus)\b)?[\s,&+/]*", re.I)
 
 
@@ -84,6 +85,7 @@ class Chain:
     )  # existing task key → new keys it must now wait for
     explicit: set[str] = field(default_factory=set)  # keys whose order the request stated
     notes: list[str] = field(default_factory=list)
+    read: list[tuple[int, int]] = field(default_factory=list)  # spans of order words the chain used
 
 
 def build_chain(
@@ -97,6 +99,8 @@ def build_chain(
     out = Chain(deps={a.key: [] for a in anchors})
     if not anchors:
         return out
+    out.read += [m.span() for m in PARALLEL.finditer(text)]
+    out.read += [m.span() for m in _ENUM.finditer(text, 0, anchors[0].start)]  # "Steps: 1) /a 2) /b"
     keys = [a.key for a in anchors]
     parallel = bool(PARALLEL.search(text)) or any(
         AFTER_ALL.match(text[a.end : b.start if b else len(text)])
@@ -109,12 +113,15 @@ def build_chain(
         gap_end = anchors[i + 1].start if i + 1 < len(anchors) else len(text)
         gap = text[a.end : gap_end]
         gap, placed = _trailing(out, anchors, i, gap, known, open_names)
+        at = gap_end - len(gap)  # where the rest of the gap starts in `text`
         if placed and head is None:
             frontier, stage = [a.key], out.deps[a.key]
         if i + 1 == len(anchors):
             break
         nxt = anchors[i + 1].key
-        if REVERSE_END.search(gap):  # "X after Y": Y is a prerequisite of X
+        rev = REVERSE_END.search(gap)
+        if rev:  # "X after Y": Y is a prerequisite of X
+            out.read.append((at + rev.start(), at + rev.end()))
             head = head or a.key
             out.deps[head].append(nxt)
             out.explicit.add(head)
@@ -125,6 +132,7 @@ def build_chain(
         if head:
             frontier, stage, head = [head], out.deps[head], None
         if SEQ.search(gap):
+            out.read += [(at + m.start(), at + m.end()) for m in SEQ.finditer(gap)]
             stage = list(frontier)
             out.deps[nxt], frontier = list(stage), [nxt]
             out.explicit.add(nxt)
@@ -150,8 +158,10 @@ def _trailing(
 ) -> tuple[str, bool]:
     """Phrases right after anchor i that place it: "after both", "after ingest", "before publish"."""
     key = anchors[i].key
+    at = anchors[i].end
     m = AFTER_ALL.match(gap)
     if m:
+        out.read.append((at, at + m.end()))
         earlier = [a.key for a in anchors[:i]]
         waited = {d for k in earlier for d in out.deps.get(k, [])}
         out.deps[key] = [k for k in earlier if k not in waited] or earlier
@@ -171,6 +181,7 @@ def _trailing(
             else:
                 out.deps[key].append(target)
             out.explicit.add(key)
+            out.read.append((at, at + m.end()))
             return gap[m.end() :], m.group("rel").lower() != "before"
     return gap, False
 

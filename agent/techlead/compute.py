@@ -73,7 +73,7 @@ def parse_compute(scan: Scan, defaults: ParserDefaults) -> ComputeSpec:
         )
     if m:
         c["node_type_id"] = m.group("n")
-    gpu = scan.has(r"\bgpus?\b") or bool(GPU_NODE.match(c.get("node_type_id", "")))
+    gpu = bool(scan.take(r"\bgpus?\b")) or bool(GPU_NODE.match(c.get("node_type_id", "")))
     _spark_version(scan, spec, gpu)
     m = scan.take_one(
         rf"\b(?:(?:on|use|using|run\s+on)\s+)?(?:the\s+|an?\s+)?"

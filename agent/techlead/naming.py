@@ -187,13 +187,14 @@ def parse_naming(scan: Scan, has_base: bool) -> Naming:
             out.name = (m.group("name") or m.group("jname") or m.group("sname")).strip()
         else:
             found = scan.find(
-                rf"\b(?:called|named|titled|name\s+it|call\s+it|name\s*[:=]|job\s+name\s*(?:[:=]|is)?)\s+"
+                rf"\b(?:called|named|titled|name\s+it|call\s+it|name\s*[:=]|job\s+name\s*(?:[:=]|is)?"
+                rf"|name(?=\s+[A-Za-z][\w.]*[-_\d]))\s+"
                 rf"(?P<bare>{_BARE})|^\W*job\s*:[ \t]?(?P<jbare>{_BARE})"
             )
             if found:
                 out.name = _take(scan, found[0], "bare" if found[0].group("bare") else "jbare")
             else:
-                out.name = _after_create(scan)
+                out.name = _after_create(scan) or _heading(scan)
     if has_base or out.job_ref is not None:
         out.update = True
     elif out.name and not out.create and not rename:
@@ -237,6 +238,18 @@ def _after_create(scan: Scan) -> str | None:
     if not m or m[0].group("name").lower() in _NOT_NAMES | _NOT_BARE:
         return None
     scan.consume(*m[0].span("name"))
+    return m[0].group("name")
+
+
+_HEADING = re.compile(r"^\W*(?P<name>[A-Za-z][\w.]*[-_][\w.-]*[A-Za-z0-9])\s*:(?=\s)")
+
+
+def _heading(scan: Scan) -> str | None:
+    """ "orders-pipeline: first /a then /b": a name-like word heading the request names the job."""
+    m = scan.find(_HEADING)
+    if not m or m[0].group("name").lower() in _NOT_NAMES:
+        return None
+    scan.consume(*m[0].span())
     return m[0].group("name")
 
 

@@ -24,6 +24,11 @@ _ME = re.compile(
     r"|\b(?:my|me\s+an?)\s+e-?mail\b",
     re.I,
 )
+_VERB = (
+    r"\b(?:e-?mail(?:ed|ing)?|mail|notify|alert|ping|message|tell|page|cc|inform|let\s+\w+\s+know|warn"
+    r"|send\s+(?:an?\s+)?(?:e-?mails?|alerts?|notifications?|a\s+note)(?:\s+to)?|post|notifications?"
+    r"|alerts?|on)\b"
+)
 _CLAUSE = re.compile(r"[.;\n]|\bthen\b|\balso\b", re.I)
 
 
@@ -106,6 +111,10 @@ def parse_notifications(scan: Scan, requester_email: str | None) -> NotifySpec:
             if entity is not None:
                 entity.used = True
             scan.consume(r_start, r_end)
+        region = (max(lo, prev_end), min(hi, next_start))  # the verb and event words are read too
+        for rx in (_VERB, *EVENTS.values(), _EITHER):
+            for m in re.finditer(rx, text[region[0] : region[1]], re.I):
+                scan.consume(region[0] + m.start(), region[0] + m.end())
     channels = re.findall(r"(?<![\w/])#([\w-]+)", scan.masked)
     if channels and re.search(r"\b(?:slack|channel|post|notify|alert)\b", scan.masked, re.I):
         scan.take(r"(?<![\w/])#[\w-]+")

@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agent.techlead import build, markup
+from agent.techlead import build, markup, typos
 from agent.techlead.args import read_tails
 from agent.techlead.chain import build_chain, resolve
 from agent.techlead.compute import parse_compute
 from agent.techlead.defaults import ParserDefaults
+from agent.techlead.leftover import FILLER, is_read, leftovers, unread_words
 from agent.techlead.merge import merge_settings
 from agent.techlead.naming import parse_naming
 from agent.techlead.notify import parse_notifications
@@ -44,14 +45,35 @@ class ParsedRequest:
     questions: list[str] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)  # field families touched, for doc retrieval
     touched: set[str] = field(default_factory=set)  # top-level JobSettings fields set or changed
+    unused: list[str] = field(default_factory=list)  # parts of the request not acted on, in its words
 
 
 def parse_request(
     text: str, *, base: dict | None = None, defaults: ParserDefaults | None = None
 ) -> ParsedRequest:
-    """Read one request. With `base` (the job's current settings) the request is a change to it."""
+    """Read one request. With `base` (the job's current settings) the request is a change to it.
+
+    Words no grammar used that are one slip from a grammar word ("evry", "pacfic") are read as that
+    word when the grammars then use it, and the plan says so.
+    """
     defaults = defaults or ParserDefaults()
-    scan = Scan(markup.normalize(text))
+    text = markup.normalize(text)
+    parsed, scan = _parse(text, copy.deepcopy(base), defaults)
+    fixes = typos.candidates(unread_words(scan))
+    if not fixes:
+        return parsed
+    fixed, spans = typos.apply(text, fixes)
+    _, again = _parse(fixed, copy.deepcopy(base), defaults)
+    kept = [f for f, span in zip(fixes, spans, strict=True) if is_read(again, *span)]
+    if not kept:
+        return parsed
+    retried, _ = _parse(typos.apply(text, kept)[0], base, defaults)
+    retried.assumptions.insert(0, typos.said(kept))
+    return retried
+
+
+def _parse(text: str, base: dict | None, defaults: ParserDefaults) -> tuple[ParsedRequest, Scan]:
+    scan = Scan(text)
     extract_entities(scan)
     naming = parse_naming(scan, base is not None)
     draft = build.Draft()
@@ -61,6 +83,7 @@ def parse_request(
         naming.as_ref()
     update = naming.update or (naming.changing and (not anchors or bool(_REFERS.search(scan.text))))
     draft.assume(*notes)
+    _labels(scan, anchors)
     warehouses = find_warehouses(scan)
     read_tails(scan, anchors)
     base_tasks = (base or {}).get("tasks", [])
@@ -76,6 +99,8 @@ def parse_request(
     zone, zone_note = find_timezone(scan)
     sched = parse_schedule(scan)
     chain = build_chain(anchors, scan.masked, known, open_names=update and base is None)
+    for span in chain.read:
+        scan.consume(*span)
     draft.assume(*chain.notes)
 
     tasks = build.tasks_from(anchors, chain, base_tasks, draft, warehouses, defaults)
@@ -86,7 +111,7 @@ def parse_request(
     if removed or replaced:
         draft.topic("tasks")
     if update:
-        _chain_to_base(tasks, chain, base_tasks, scan.masked, draft)
+        _chain_to_base(tasks, chain, base_tasks, scan.text, draft)
         if tasks:
             draft.set("tasks", tasks)
         build.compute_for_change(spec_compute, base, draft, defaults)
@@ -101,7 +126,51 @@ def parse_request(
     name = naming.name if update else build.job_name(naming.name, tasks, draft, defaults)
     if name:
         draft.set("name", name)
-    return _finish(draft, update, naming.job_ref, base, anchors, scan, defaults)
+    parsed = _finish(draft, update, naming.job_ref, base, anchors, scan, defaults)
+    parsed.unused = leftovers(scan)
+    _no_contradiction(parsed, scan)
+    return parsed, scan
+
+
+# "No X given" must not be said when X was given but not understood: the words that give X, read or not.
+_GIVEN = {
+    "No time zone given": re.compile(
+        r"(?P<w>[A-Za-z][\w/+-]*)\s+(?:time\s*zone|timezone|tz|time)\b"
+        r"|\b(?:time\s*zone|timezone|tz)\s*(?:is|=|:|of|to)?\s*(?P<w2>[A-Za-z][\w/+-]*)",
+        re.I,
+    ),
+    "No job name given": re.compile(
+        r"\b(?:called|named|titled|name|call\s+it)\s*(?:it\s+|is\s+|[:=]\s*)?(?P<w>[^\s,;.]+)", re.I
+    ),
+}
+
+
+def _no_contradiction(parsed: ParsedRequest, scan: Scan) -> None:
+    for i, note in enumerate(parsed.assumptions):
+        for head, rx in _GIVEN.items():
+            if not note.startswith(head):
+                continue
+            for m in rx.finditer(scan.text):
+                word = m.group("w") or m.group("w2")
+                at = m.start("w") if m.group("w") else m.start("w2")
+                if word and not is_read(scan, at, at + len(word)) and word.lower() not in FILLER:
+                    used = note.partition(":")[2].strip()
+                    what = head.removeprefix("No ").removesuffix(" given")
+                    parsed.assumptions[i] = f"Did not understand the {what} “{word}”: {used}"
+                    if not any(word in u for u in parsed.unused):
+                        parsed.unused.append(word)
+                    break
+
+
+def _labels(scan: Scan, anchors: list) -> None:
+    """ "ingest nb /Repos/etl/ingest": a word naming the task just before it is read with it."""
+    for a in anchors:
+        m = re.search(
+            r"(?P<w>[A-Za-z][\w-]*)\s*(?:\b(?:nb|notebook|task|step|script|file)\b)?\s*[:=]?\s*$",
+            scan.masked[max(0, a.start - 40) : a.start],
+        )
+        if m and a.source and m.group("w").lower() == basename(a.source).lower():
+            scan.consume(max(0, a.start - 40) + m.start(), a.start)
 
 
 def _retry_scope(scan: Scan, opts, known: dict[str, str], anchors: list) -> list[str] | None:
@@ -117,6 +186,9 @@ def _retry_scope(scan: Scan, opts, known: dict[str, str], anchors: list) -> list
     if before:
         found.append(before.group(1))
     keys = [k for k in (resolve(n, names) for n in found) if k]
+    if before and resolve(before.group(1), names):
+        offset = max(0, opts.retry_span[0] - 40)
+        scan.consume(offset + before.start(1), offset + before.end(1))
     return list(dict.fromkeys(keys)) or None
 
 

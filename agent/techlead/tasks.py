@@ -93,7 +93,8 @@ _PIPE_VERB = r"(?:refresh|update|run|trigger|start|kick\s+off)"
 _PIPE_KIND = r"(?:dlt|lakeflow|delta\s+live\s+tables?|sdp|ldp|declarative|spark\s+declarative)"
 _PIPELINE = re.compile(
     r"(?P<full>\bfull(?:y)?[\s-]+refresh(?:es|ing)?\s+(?:of\s+)?)?(?:\b(?P<verb>" + _PIPE_VERB + r")\s+)?"
-    r"(?:the\s+)?(?:\b(?P<kind>" + _PIPE_KIND + r")\s+)?(?<![\w-])pipeline(?![\w-])\s*(?P<idw>id\s*)?"
+    r"(?:the\s+(?:[a-z][\w-]*\s+(?=pipeline))?)?"  # "the ingest pipeline": a label, read with it
+    r"(?:\b(?P<kind>" + _PIPE_KIND + r")\s+)?(?<![\w-])pipeline(?![\w-])\s*(?P<idw>id\s*)?"
     r"[:=#]?\s*(?:(?P<q>[`'\"])(?P<qid>[^`'\"\s]{1,64})(?P=q)|(?P<id>[\w-]+))"
     r"(?P<full2>\s+(?:with\s+(?:a\s+)?|as\s+a\s+|in\s+)?full[\s-]+refresh(?:\s+mode)?)?",
     re.I,
