@@ -71,6 +71,7 @@ class Assignment:
     assumptions: list[str] = field(default_factory=list)
     questions: list[str] = field(default_factory=list)
     unused: list[str] = field(default_factory=list)  # parts of the request not acted on, in its words
+    carries: list[dict[str, str]] = field(default_factory=list)  # earlier unapplied requests it includes
     citations: list[Citation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # extra plan lines (e.g. next run times, warnings)
     planner: str = "offline"

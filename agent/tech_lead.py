@@ -223,6 +223,7 @@ class TechLead:
             defaults = replace(defaults, requester_email=requester_email)
         base, action, target = None, "create", job_id or ctx.job_id
         text = request
+        revised: TaskRecord | None = None  # the unapplied plan of this thread that this one revises
         if target:
             base, action = self._remote_settings(target), "update"
             if base is None:
@@ -236,6 +237,7 @@ class TechLead:
                 and previous.settings
             ):
                 base = previous.settings  # revise the open plan: its changes stay, diffed vs the live job
+                revised = previous
         elif ctx.previous and ctx.previous.state is TaskState.NEEDS_INPUT:
             text = f"{ctx.previous.request}\n{request}"  # the reply completes the earlier request
         elif (
@@ -244,6 +246,7 @@ class TechLead:
             and ctx.previous.state in (TaskState.PLANNED, TaskState.FAILED, TaskState.REJECTED)
         ):
             base = ctx.previous.settings  # revise the plan not yet applied
+            revised = ctx.previous
         parsed = parse_request(text, base=base, defaults=defaults)
         if parsed.action == "update" and not target and parsed.job_ref is not None:
             resolved = self._resolve(parsed)
@@ -263,7 +266,9 @@ class TechLead:
             assumptions=list(parsed.assumptions),
             questions=list(parsed.questions),
             unused=list(parsed.unused),
+            carries=carried(revised),
         )
+        assignment.assumptions[:0] = [carry_note(c) for c in assignment.carries]
         if settings is not None:
             self._cite(assignment, parsed)
             self._schedule_preview(assignment)
@@ -433,6 +438,28 @@ class TechLead:
             return None
         result = self.functions(name, args)
         return None if result is None or result.startswith("error") else result.strip()
+
+
+_UNAPPLIED = {
+    TaskState.PLANNED: "not applied",
+    TaskState.FAILED: "its apply failed",
+    TaskState.REJECTED: "rejected, not applied",
+}
+
+
+def carried(revised: TaskRecord | None) -> list[dict[str, str]]:
+    """The earlier, unapplied requests of a thread that a revised plan still includes, oldest first."""
+    if revised is None:
+        return []
+    status = _UNAPPLIED.get(revised.state, "not applied")
+    latest = {"task": revised.id, "request": revised.request, "status": status}
+    return [*revised.meta.get("carries", []), latest]
+
+
+def carry_note(carry: dict[str, str]) -> str:
+    request = " ".join(carry["request"].split())
+    request = request if len(request) <= 160 else request[:157] + "..."
+    return f"Also includes “{request}” from {carry['task']} ({carry['status']})."
 
 
 def representative_leaves(settings: dict[str, Any], only: set[str] | None = None) -> list[str]:

@@ -90,6 +90,7 @@ class Worker:
                 **(meta or {}),
                 "run_now": run_now,
                 "planner": assignment.planner,
+                "carries": assignment.carries,
                 "notes": assignment.notes,
                 "usage": assignment.usage,
             },

@@ -143,3 +143,25 @@ def test_revising_an_open_update_plan_keeps_its_changes(runtime, lead):
     record = runtime.worker.submit(revised, request="also email bob", requester="alice", thread="S4")
     changes = {c["path"] for c in record.plan["changes"]}
     assert changes == {"schedule.quartz_cron_expression", "email_notifications.on_failure"}
+
+
+def test_revised_plan_names_the_earlier_unapplied_requests_it_still_carries(runtime, lead):
+    plan_and_apply(runtime, lead, CREATE, "S5")
+    first = runtime.worker.submit(
+        lead.assign("pause it", thread="S5"), request="pause it", requester="alice", thread="S5"
+    )
+    second = runtime.worker.submit(
+        lead.assign("make it 3am instead", thread="S5"),
+        request="make it 3am instead",
+        requester="alice",
+        thread="S5",
+    )
+    assert second.assumptions[0] == f"Also includes “pause it” from {first.id} (not applied)."
+    third = lead.assign("also run it on saturdays too", thread="S5")
+    assert third.assumptions[:2] == [
+        f"Also includes “pause it” from {first.id} (not applied).",
+        f"Also includes “make it 3am instead” from {second.id} (not applied).",
+    ]
+    schedule = third.settings.schedule
+    assert schedule.pause_status.value == "PAUSED" and schedule.quartz_cron_expression.startswith("0 0 3 ")
+    assert schedule.quartz_cron_expression.endswith("SAT")  # added to the days, not replacing them

@@ -33,6 +33,7 @@ class ScheduleSpec:
     every_day: bool = False  # "daily", "nightly": all days, even when the current cron had fewer
     default_time: tuple[int, int, str] | None = None  # (h, m, why) when a word implies a time
     pause: str | None = None
+    days_change: str | None = None  # "add" | "drop": the days named join or leave the days it runs on
     assumptions: list[str] = field(default_factory=list)
     questions: list[str] = field(default_factory=list)
 
@@ -121,6 +122,27 @@ def unix_to_quartz(fields: list[str]) -> tuple[str, str]:
     return cron, f"{note}: `{cron}`."
 
 
+def _change_days(named: str, how: str, base: list[str] | None) -> tuple[str | None, str]:
+    """ "on saturdays too" adds to the days it runs on now; "not on fridays any more" takes away."""
+    if base and base[5] not in ("?", "*"):
+        current = clock.day_list(base[5])
+    else:
+        every_day = not base or base[3] in ("*", "?")
+        current = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"] if every_day else []
+    days = clock.day_list(named)
+    if how == "add":
+        result = [d for d in clock.DAYS if d in current or d in days]
+    else:
+        result = [d for d in clock.DAYS if d in current and d not in days]
+    if len(result) == 7:
+        return None, "Now runs every day."
+    if not result:
+        return named, f"Removing {named} would leave no day to run on: kept {named}."
+    field_ = clock.dow_field(result)
+    verb = "Added" if how == "add" else "Removed"
+    return field_, f"{verb} {', '.join(days)}: runs on {field_}."
+
+
 def compose(spec: ScheduleSpec, base_cron: str | None = None) -> tuple[str | None, list[str]]:
     """Fill the unsaid fields from the current cron (a change) or from defaults (a new schedule)."""
     notes: list[str] = []
@@ -149,6 +171,11 @@ def compose(spec: ScheduleSpec, base_cron: str | None = None) -> tuple[str | Non
     hour = hour if hour is not None else (base[2] if base else "*")
     minute = minute if minute is not None else (base[1] if base else "0")
     dom, month, dow = spec.dom, spec.month, spec.dow
+    if spec.days_change and dow:
+        dow, note = _change_days(dow, spec.days_change, base)
+        notes.append(note)
+        if dow is None:  # every day of the week
+            dom = dom or "*"
     if dow == "*weekly":
         dow = "MON"
         notes.append("“Weekly” with no day given: Mondays.")

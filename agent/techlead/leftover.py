@@ -48,6 +48,7 @@ FILLER = frozenset(
 )
 _WORD = re.compile(r"[A-Za-z0-9][\w'./@+-]*[\w]|[A-Za-z0-9]")
 _CLAUSE = re.compile(r"[.;!?\n]+(?=\s|$)|[;!?\n]|,|\(|\)")
+_NEGATION = re.compile(r"(?i)not|no|never|don't|dont|doesn't|won't|without|shouldn't")
 _GAP_WORDS = 3  # residual words this many consumed words apart are separate parts of the request
 
 
@@ -80,7 +81,7 @@ def _clause(
         words.append((m.start(), m.end(), m.group(0), unread))
     groups: list[list[tuple[int, int]]] = []
     consumed_since = 0
-    for start, end, word, unread in words:
+    for i, (start, end, word, unread) in enumerate(words):
         if not unread:
             consumed_since += 1
             continue
@@ -89,7 +90,9 @@ def _clause(
         if groups and consumed_since <= _GAP_WORDS:
             groups[-1].append((start, end))
         else:
-            groups.append([(start, end)])
+            negation = i and words[i - 1][3] and _NEGATION.fullmatch(words[i - 1][2])
+            groups.append([(words[i - 1][0], words[i - 1][1])] if negation else [])
+            groups[-1].append((start, end))
         consumed_since = 0
     return [(g[0][0], _tidy(text[g[0][0] : g[-1][1]])) for g in groups]
 

@@ -292,25 +292,44 @@ def _is_may_verb(m: re.Match[str]) -> bool:
     return mo == "may"  # lower-case "may 5" is more likely the verb than the month
 
 
+# (how, words just before the days, words just after them): "also on saturdays", "fridays too"
+_DAYS_CHANGE = (
+    (
+        "add",
+        r"\b(?P<w>also|add|adding|plus|include|including)\b(?:\s+\w+){0,3}\s*$",
+        r"\s*(?P<w>too|as\s+well|also)\b",
+    ),
+    (
+        "drop",
+        r"\b(?P<w>not|no\s+longer|never|skip|drop|remove|exclude|stop\s+running|don'?t|do\s+not)\b"
+        r"(?:\s+\w+){0,3}\s*$",
+        r"\s*(?P<w>any\s*more|no\s+more)\b",
+    ),
+)
+
+
 def _week_days(scan: Scan, spec: ScheduleSpec) -> None:
     days: list[str] = []
     except_m = scan.take_one(
         rf"\b(?:except|but\s+not|excluding|other\s+than|apart\s+from)\s+(?:on\s+)?(?:the\s+)?"
         rf"(?P<l>(?:{clock.DAY}|week-?ends?)(?:\s*(?:,|and|&|or|/)\s*(?:{clock.DAY}))*)"
     )
-    if scan.take(
+    for m in scan.take(
         r"\b(?:every\s+|on\s+)?(?:week\s*days?|business\s+days?|working\s+days?|work\s*days?)\b"
         r"|\bmon(?:day)?\s*(?:-|to|through|thru)\s*fri(?:day)?\b"
     ):
         days += ["MON", "TUE", "WED", "THU", "FRI"]
-    if scan.take(r"\b(?:every\s+|on\s+|at\s+)?(?:the\s+)?week-?ends?\b"):
+        _days_change(scan, spec, m)
+    for m in scan.take(r"\b(?:every\s+|on\s+|at\s+)?(?:the\s+)?week-?ends?\b"):
         days += ["SAT", "SUN"]
+        _days_change(scan, spec, m)
     listed = scan.take(
         rf"\b{clock.DAY}(?:\s*(?:-|to|through|thru|until|till)\s*{clock.DAY})?"
         rf"(?:\s*(?:,|and|&|/|or|\+)\s*{clock.DAY}(?:\s*-\s*{clock.DAY})?)*\b"
     )
     for m in listed:
         days += clock.day_list(m.group(0))
+        _days_change(scan, spec, m)
     if except_m:
         drop = set(clock.day_list(except_m.group("l")))
         if re.search(r"week-?end", except_m.group("l"), re.I):
@@ -318,6 +337,21 @@ def _week_days(scan: Scan, spec: ScheduleSpec) -> None:
         days = [d for d in (days or clock.DAYS) if d not in drop]
     if days:
         spec.dow = clock.dow_field(list(dict.fromkeys(days)))
+
+
+def _days_change(scan: Scan, spec: ScheduleSpec, m: re.Match[str]) -> None:
+    """Words around the days that make them an addition ("too") or a removal ("not … any more")."""
+    lo = max(0, m.start() - 40)
+    before, after = scan.masked[lo : m.start()], scan.masked[m.end() : m.end() + 25]
+    for how, rx_before, rx_after in _DAYS_CHANGE:
+        b, a = re.search(rx_before, before, re.I), re.match(rx_after, after, re.I)
+        if b or a:
+            spec.days_change = how
+            if b:
+                scan.consume(lo + b.start("w"), lo + b.end("w"))
+            if a:
+                scan.consume(m.end() + a.start("w"), m.end() + a.end("w"))
+            return
 
 
 def _times(scan: Scan, spec: ScheduleSpec) -> None:
