@@ -204,3 +204,17 @@ def test_unconfigured_means_offline(monkeypatch):
     monkeypatch.setenv("JOBAGENT_LLM_MODEL", "m")
     cfg = LLMConfig.from_env()
     assert cfg.provider == "openai" and cfg.model == "m"
+
+
+def test_model_plan_names_what_it_did_not_act_on_like_the_offline_one(runtime, llm_server, index_dir):
+    llm_server.enqueue({**GOOD, "unused": ["queue runs instead of skipping them"]})
+    lead = make_lead(runtime, llm_server, index_dir)
+    request = REQUEST + ", and queue runs instead of skipping them wibbly"
+    assignment = lead.assign(request)
+    assert assignment.planner == "llm (test-model)"
+    assert assignment.unused == ["queue runs instead of skipping them"]
+    sent = llm_server.requests[0]
+    assert "unused" in sent["response_format"]["json_schema"]["schema"]["required"]
+    assert prompt_of(llm_server)["rule_based_not_acted_on"]  # the model sees what the rules could not read
+    record = runtime.worker.submit(assignment, request=request, requester="alice")
+    assert record.unused == ["queue runs instead of skipping them"]
