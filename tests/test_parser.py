@@ -44,6 +44,17 @@ TOPICS = {
     "wheel",
     "run_job",
     "permissions",
+    "condition",
+    "for_each",
+    "health",
+    "queue",
+    "run_as",
+    "webhooks",
+    "git",
+    "libraries",
+    "pool",
+    "spot",
+    "spark_conf",
 }
 _MISSING = object()
 
@@ -81,6 +92,8 @@ def check_settings(settings: dict, *, patch: bool = False) -> None:
     for key in keys:
         assert key and re.fullmatch(r"[\w\-.]{1,100}", key), key
     for t in settings.get("tasks", []):
+        deps = [d["task_key"] for d in t.get("depends_on", [])]
+        assert len(deps) == len(set(deps)), f"{t['task_key']} waits for the same task twice: {deps}"
         for dep in t.get("depends_on", []):
             assert (patch or dep["task_key"] in keys) and dep["task_key"] != t["task_key"]
     cluster_keys = {jc["job_cluster_key"] for jc in settings.get("job_clusters", [])}
@@ -189,6 +202,10 @@ def test_merge_leaves_inputs_untouched_and_patch_object_accepted() -> None:
         "switch to serverless",
         "add a task that runs /Repos/etl/publish after transform",
         "parameters env=prod",
+        "add pandas==2.2 to the ingest task",
+        "switch it to spot with fallback",
+        "set spark.sql.shuffle.partitions=400 and env var ENV=staging",
+        "move it to github https://github.com/acme/etl branch dev",
     ],
 )
 def test_follow_up_equals_patch_merged_by_caller(request_text: str) -> None:

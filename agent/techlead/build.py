@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from agent.techlead import compute as comp
 from agent.techlead.chain import Chain
 from agent.techlead.defaults import ParserDefaults, describe_cluster
-from agent.techlead.merge import needs_cluster, needs_environment
+from agent.techlead.merge import dependency, needs_cluster, needs_environment, runnable
 from agent.techlead.tasks import Anchor
+from agent.techlead.unsupported import named as names_unsupported_kind
 
 
 @dataclass
@@ -65,7 +66,7 @@ def tasks_from(
         draft.ask(*a.missing)
         body = copy.deepcopy(a.body)
         if a.kind in ("sql", "dbt"):
-            _warehouse(a, body, warehouses, draft, defaults)
+            _warehouse(a, runnable([body])[0], warehouses, draft, defaults)
         task = {"task_key": a.key, **body}
         deps = chain.deps.get(a.key, [])
         if a.key in existing:
@@ -79,7 +80,7 @@ def tasks_from(
                 out.append(task)
             continue
         if deps:
-            task["depends_on"] = [{"task_key": k} for k in deps]
+            task["depends_on"] = [{"task_key": k} for k in dict.fromkeys(deps)]
             draft.topic("dependencies")
         out.append(task)
     for key, new in chain.before.items():
@@ -118,7 +119,7 @@ def compute_for_create(
     """Every task that needs compute gets the same: a shared job cluster, an existing one, or serverless."""
     draft.ask(*spec.questions)
     draft.assume(*spec.assumptions)
-    needing = [t for t in tasks if needs_cluster(t)]
+    needing = [t for t in runnable(tasks) if needs_cluster(t)]
     if not needing:
         if spec.mode:
             draft.assume(
@@ -133,7 +134,7 @@ def compute_for_create(
         return
     if spec.mode == "serverless":
         draft.topic("serverless")
-        envs = [t for t in tasks if needs_environment(t)]
+        envs = [t for t in runnable(tasks) if needs_environment(t)]
         if envs:
             env = {
                 "environment_key": defaults.environment_key,
@@ -143,7 +144,7 @@ def compute_for_create(
             for t in envs:
                 t["environment_key"] = defaults.environment_key
                 for lib in t.pop("libraries", []):
-                    dep = lib.get("whl") or (lib.get("pypi") or {}).get("package")
+                    dep = dependency(lib)
                     if dep and dep not in deps:
                         deps.append(dep)
                 if "dbt_task" in t and defaults.dbt_package not in deps:
@@ -157,6 +158,7 @@ def compute_for_create(
             )
         return
     cluster, note = comp.complete(spec, defaults)
+    comp.settle(spec, cluster, draft)
     draft.assume(note)
     draft.topic("cluster")
     draft.set("job_clusters", [{"job_cluster_key": defaults.job_cluster_key, "new_cluster": cluster}])
@@ -200,6 +202,7 @@ def compute_for_change(
         current = (base or {}).get("job_clusters") or []
         key = current[0]["job_cluster_key"] if current else defaults.job_cluster_key
         draft.set("job_clusters", [{"job_cluster_key": key, "new_cluster": partial}])
+        comp.finish_change(spec, partial, base, defaults, draft)  # spot / on-demand, pools
         shown = comp.apply((current[0].get("new_cluster") or {}) if current else defaults.cluster(), partial)
         label = f"“{spec.size} cluster” = " if spec.size else "Cluster now: "
         draft.assume(f"{label}{describe_cluster(shown)}.")
@@ -243,14 +246,14 @@ def retries(opts, tasks: list[dict] | None, draft: Draft, scope: list[str] | Non
             else:
                 task.update(fields)
     elif scope:
-        for t in tasks:
-            if t["task_key"] in scope:
-                t.update(fields)
+        for t in runnable([t for t in tasks if t["task_key"] in scope]):
+            t.update(fields)
     elif tasks is None:
         _template(draft).update(fields)
     else:
-        for t in tasks:
-            t.update(fields)
+        for t in runnable(tasks):  # a loop retries each iteration; a condition has nothing to retry
+            if "condition_task" not in t:
+                t.update(fields)
 
 
 def job_name(name: str | None, tasks: list[dict], draft: Draft, defaults: ParserDefaults) -> str | None:
@@ -258,12 +261,14 @@ def job_name(name: str | None, tasks: list[dict], draft: Draft, defaults: Parser
         return name
     if not tasks:
         return None
-    derived = defaults.job_name(tasks[0])
+    derived = defaults.job_name(next((t for t in tasks if "condition_task" not in t), tasks[0]))
     draft.assume(f"No job name given: named it “{derived}” after its first task.")
     return derived
 
 
 def nothing_to_run_question(text: str) -> str:
+    if names_unsupported_kind(text):
+        return ""  # `unsupported` already says what cannot be built and what can
     if re.search(r"\bnotebook\b", text, re.I):
         return "Which notebook should the job run? Give its workspace path (e.g. /Repos/team/etl/ingest)."
     if re.search(r"\b(?:script|python|\.py)\b", text, re.I):

@@ -53,11 +53,14 @@ class ComputeSpec:
     existing_cluster_id: str | None = None
     assumptions: list[str] = field(default_factory=list)
     questions: list[str] = field(default_factory=list)
+    availability: str | None = None  # "spot" | "fallback" | "on_demand": the cloud's field comes later
+    first_on_demand: int | None = None  # None: the cluster's own, else 1 (the driver on-demand)
 
 
-def parse_compute(scan: Scan, defaults: ParserDefaults) -> ComputeSpec:
+def parse_compute(scan: Scan, defaults: ParserDefaults, conf: Conf | None = None) -> ComputeSpec:
     spec = ComputeSpec()
     c = spec.cluster
+    pools, pool_spans = _pools(scan)  # before cluster ids: "0101-120000-brick1-pool-…" starts like one
     m = scan.take_one(rf"\bdriver\s+(?:node\s+)?(?:type\s+)?(?:of\s+|on\s+|is\s+|=\s*|:\s*)?(?P<n>{NODE})")
     if m:
         c["driver_node_type_id"] = m.group("n")
@@ -92,12 +95,12 @@ def parse_compute(scan: Scan, defaults: ParserDefaults) -> ComputeSpec:
                 "Which existing cluster? Give its cluster id (like 0123-456789-abcdefgh); "
                 "a cluster name is not enough for existing_cluster_id."
             )
-        return spec
+        return _not_a_new_cluster(scan, spec, pool_spans, conf, "an existing cluster")
     if scan.take(
         r"\bserverless\b(?!\s+(?:sql\s+)?warehouses?)(?:\s+(?:compute|mode|jobs?))?|\bno\s+cluster\b"
     ):
         spec.mode = "serverless"
-        return spec
+        return _not_a_new_cluster(scan, spec, pool_spans, conf, "serverless compute")
     _workers(scan, spec)
     m = scan.take_one(
         rf"\b{_SIZE}[\s-]*(?:sized?\s+)?(?:gpu\s+)?(?:job\s+)?(?:clusters?|compute|machines?|boxe?s?|setup)\b"
@@ -117,9 +120,11 @@ def parse_compute(scan: Scan, defaults: ParserDefaults) -> ComputeSpec:
             custom_tags={"ResourceClass": "SingleNode"},
         )
         c.pop("autoscale", None)
-    m = scan.take_one(r"\b(?:instance\s+)?pool\s*(?:id\s*)?[:=]?\s*[`'\"]?(?P<p>[\w-]*\d[\w-]*)")
-    if m:
-        c["instance_pool_id"] = m.group("p")
+    c.update(pools)
+    if not pools:  # a pool's own settings decide spot or on-demand
+        _availability(scan, spec)
+    if conf:
+        conf.apply_to(c)
     m = scan.take_one(
         r"\b(?:cluster\s+)?policy\s*(?:id\s*)?[:=]?\s*[`'\"]?(?P<p>[A-Za-z0-9-]*\d[A-Za-z0-9-]*)"
     )
@@ -131,7 +136,7 @@ def parse_compute(scan: Scan, defaults: ParserDefaults) -> ComputeSpec:
         c["runtime_engine"] = "PHOTON"
     if gpu:
         _gpu(spec, defaults)
-    if c or spec.size:
+    if c or spec.size or spec.availability:
         spec.mode = "cluster"
     return spec
 
@@ -223,6 +228,8 @@ def complete(spec: ComputeSpec, defaults: ParserDefaults) -> tuple[dict, str]:
     if "node_type_id" in spec.cluster and spec.size == "large":
         cluster["node_type_id"] = spec.cluster["node_type_id"]
     merged = apply(cluster, spec.cluster)
+    spot, spot_note = availability(merged, spec)
+    merged = apply(merged, spot)
     said = describe_cluster(merged)
     if spec.size:
         note = f"“{spec.size} cluster” = {said}."
@@ -230,7 +237,7 @@ def complete(spec: ComputeSpec, defaults: ParserDefaults) -> tuple[dict, str]:
         note = f"Cluster: {said} (what the request did not say comes from the defaults)."
     else:
         note = f"No compute given: a small job cluster ({said})."
-    return merged, note
+    return merged, f"{note} {spot_note}".strip()
 
 
 def apply(cluster: dict, change: dict) -> dict:
@@ -243,13 +250,285 @@ def apply(cluster: dict, change: dict) -> dict:
     if "instance_pool_id" in change:
         out.pop("node_type_id", None)
         out.pop("driver_node_type_id", None)
+    if "driver_instance_pool_id" in change:
+        out.pop("driver_node_type_id", None)
     if "node_type_id" in change:
         out.pop("instance_pool_id", None)
+        out.pop("driver_instance_pool_id", None)
     if (
         change.get("num_workers")
         and out.get("spark_conf", {}).get("spark.databricks.cluster.profile") == "singleNode"
     ):
         out.pop("spark_conf", None)
         out.pop("custom_tags", None)
-    out.update(change)
+    for k, v in change.items():  # conf, env vars, tags and cloud attributes are added to, key by key
+        out[k] = {**out[k], **v} if k in _ADDED_TO and isinstance(out.get(k), dict) else v
     return out
+
+
+_ADDED_TO = (
+    "spark_conf",
+    "spark_env_vars",
+    "custom_tags",
+    "aws_attributes",
+    "azure_attributes",
+    "gcp_attributes",
+)
+
+
+# ------------------------------------------------------------------ Spark conf and environment variables
+@dataclass
+class Conf:
+    """Spark conf and environment variables. Read before the tasks: "spark.x=1" and "ENV=prod" right after
+    a notebook would otherwise become its parameters."""
+
+    spark_conf: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+
+    def apply_to(self, cluster: dict) -> None:
+        if self.spark_conf:
+            cluster["spark_conf"] = {**cluster.get("spark_conf", {}), **self.spark_conf}
+        if self.env:
+            cluster["spark_env_vars"] = {**cluster.get("spark_env_vars", {}), **self.env}
+
+
+_VAL = r"(?P<v>\"[^\"]*\"|'[^']*'|[^\s,;\"']+)"
+_ENV_HEAD = re.compile(
+    r"\b(?:spark[\s_-]*)?env(?:ironment)?[\s_-]*var(?:iable)?s?\b\s*(?:[:=]\s*)?", re.I
+)
+# "ENV=prod", "LOG_LEVEL: debug"; "ENV to prod" only for an upper-case name ("switch to x" is no pair)
+_ENV_PAIR = re.compile(
+    rf"(?P<k>[A-Za-z_]\w*)\s*[=:]\s*{_VAL}"
+    rf"|(?P<k2>(?-i:[A-Z_][A-Z0-9_]*))\s+(?:to|as)\s+{_VAL.replace('<v>', '<v2>')}",
+    re.I,
+)
+_CONF_HEAD = re.compile(
+    r"\bspark[\s_-]*(?:conf(?:ig(?:uration)?)?s?|settings?|properties|options)\b\s*(?:[:=]\s*)?", re.I
+)
+_CONF_PAIR = re.compile(rf"(?P<k>[A-Za-z][\w-]*(?:\.[\w-]+)+)\s*(?:[=:]|\s+to\s+|\s+)\s*{_VAL}", re.I)
+# A spark.* key names Spark conf on its own; a space before the value only when it looks like one.
+_SPARK_KEY = re.compile(
+    r"(?:\b(?:set|with|and|plus|add)\s+)?(?P<k>\bspark\.[A-Za-z][\w.-]*\w)"
+    rf"\s*(?:[=:]|\s+to\s+|\s+(?=true\b|false\b|\d|[\"']))\s*{_VAL}",
+    re.I,
+)
+_SEP = re.compile(r"\s*(?:,|;|&|\band\b|\bplus\b)?\s*", re.I)
+
+
+def read_conf(scan: Scan) -> Conf:
+    """ "set spark.sql.shuffle.partitions=200", "spark conf spark.speculation true", "env vars ENV=prod"."""
+    conf = Conf()
+    for head, pair, into in ((_ENV_HEAD, _ENV_PAIR, conf.env), (_CONF_HEAD, _CONF_PAIR, conf.spark_conf)):
+        for m in scan.find(head):
+            pairs, end = _pairs(scan, m.end(), pair)
+            if pairs:
+                into.update(pairs)
+                scan.consume(m.start(), end)
+                conf.spans.append((m.start(), end))
+    for m in scan.take(_SPARK_KEY):
+        conf.spark_conf[m.group("k")] = _value(m.group("v"))
+        conf.spans.append(m.span())
+    return conf
+
+
+def _pairs(scan: Scan, pos: int, rx: re.Pattern[str]) -> tuple[dict[str, str], int]:
+    """The key/value pairs starting at `pos`, and where they end."""
+    out: dict[str, str] = {}
+    while True:
+        at = _SEP.match(scan.masked, pos).end() if out else pos
+        m = rx.match(scan.masked, at)
+        if not m:
+            return out, pos
+        out[m.group("k") or m.group("k2")] = _value(m.group("v") or m.group("v2"))
+        pos = m.end()
+
+
+def _value(v: str) -> str:
+    return v[1:-1] if v[:1] in "\"'" and v[-1:] == v[:1] else v.rstrip(".!?)")
+
+
+def _not_a_new_cluster(
+    scan: Scan, spec: ComputeSpec, spans: list[tuple[int, int]], conf: Conf | None, what: str
+) -> ComputeSpec:
+    """Pools, Spark conf and env vars belong to a job's own cluster: on `what` they are left unread."""
+    spans = spans + (conf.spans if conf else [])
+    for start, end in spans:
+        scan.release(start, end)
+    if spans:
+        spec.assumptions.append(
+            f"Instance pools, Spark conf and environment variables are set on a job cluster, not on {what}; "
+            "not set."
+        )
+    return spec
+
+
+# ------------------------------------------------------------------ instance pools
+_POOL_ID = r"[`'\"]?(?P<{0}>[\w-]*\d[\w-]*)[`'\"]?"
+_DRIVER_POOL = re.compile(
+    r"\bdriver(?:\s+node)?\s+(?:(?:comes?\s+)?(?:from|in|on|uses?|using)\s+)?(?:the\s+|an?\s+)?"
+    r"(?:instance\s+)?pool(?:\s*id)?\s*(?:[:=]\s*)?" + _POOL_ID.format("p")
+    + r"|\bdriver[_\s]instance[_\s]pool(?:[_\s]id)?\s*(?:[:=]\s*)?" + _POOL_ID.format("p2")
+    + r"|\b(?:(?:use|using)\s+)?(?:the\s+)?(?:instance\s+)?pool(?:\s*id)?\s*(?:[:=]\s*)?"
+    + _POOL_ID.format("p3")
+    + r"\s+for\s+(?:the\s+)?driver\b",
+    re.I,
+)
+_WORKER_POOL = re.compile(
+    r"(?:\b(?:workers?|executors?|nodes?)\s+(?:(?:come\s+)?(?:from|in|on|use|using)\s+)?(?:the\s+|an?\s+)?)?"
+    r"\b(?:instance[\s_]+)?pool(?:[\s_]*id)?\s*(?:[:=]\s*)?" + _POOL_ID.format("p")
+    + r"(?:\s+for\s+(?:the\s+)?(?:(?P<both>both|all\s+nodes|(?:workers?|executors?)\s+and\s+(?:the\s+)?"
+    r"driver|driver\s+and\s+(?:the\s+)?workers?)|workers?|executors?|nodes?))?",
+    re.I,
+)
+
+
+def _pools(scan: Scan) -> tuple[dict, list[tuple[int, int]]]:
+    """ "workers from pool 1234-pool-abc, driver from pool 5678-pool-def" → the two pool ids."""
+    out: dict = {}
+    spans = []
+    m = scan.take_one(_DRIVER_POOL)
+    if m:
+        out["driver_instance_pool_id"] = m.group("p") or m.group("p2") or m.group("p3")
+        spans.append(m.span())
+    m = scan.take_one(_WORKER_POOL)
+    if m:
+        out["instance_pool_id"] = m.group("p")
+        if m.group("both"):
+            out.setdefault("driver_instance_pool_id", m.group("p"))
+        spans.append(m.span())
+    return out, spans
+
+
+def settle(spec: ComputeSpec, cluster: dict, draft) -> None:
+    """Topics for what the request named; a driver pool needs a worker pool (the API rejects one alone)."""
+    said = spec.cluster
+    if said.get("instance_pool_id") or said.get("driver_instance_pool_id"):
+        draft.topic("pool")
+    if spec.availability:
+        draft.topic("spot")
+    if set(said) & {"spark_conf", "spark_env_vars"} and said.get("num_workers") != 0:
+        draft.topic("spark_conf")
+    if cluster.get("driver_instance_pool_id") and not cluster.get("instance_pool_id"):
+        draft.ask(
+            f"The driver pool {cluster['driver_instance_pool_id']} needs a worker pool too: which instance "
+            "pool should the workers use (instance_pool_id)?"
+        )
+        draft.blocked = True
+
+
+# ------------------------------------------------------------------ spot / on-demand
+_OD = r"on[\s-]?demand"
+_KIND = r"(?:instances?|nodes?|workers?|vms?|machines|compute|capacity|pricing)"
+_SPOT = re.compile(
+    rf"\b(?:(?:use|using|on|with|run\s+on)\s+)?(?:the\s+)?(?P<kind>spot|preemptible)(?![\s-]+(?:check|on)\b)"
+    rf"(?:\s+{_KIND})?"
+    rf"(?P<fb>\s*,?\s*(?:(?:with|and|but|w/)\s*)?(?:an?\s+|the\s+)?(?:auto(?:matic)?\s+)?"
+    rf"(?:fall(?:ing)?[\s-]*back|fallback)(?:\s+(?:to|on|onto)\s+(?:an?\s+)?{_OD}(?:\s+{_KIND})?)?"
+    rf"|\s*,?\s*(?:with|w/|and)\s+(?:an?\s+)?{_OD}\s+fall[\s-]*back)?",
+    re.I,
+)
+_FIRST = re.compile(
+    r"\bfirst[_\s]on[_\s]demand\s*(?:[:=]|of|to)?\s*(?P<n>\d+)"
+    rf"|\b(?P<od>(?:keep(?:ing)?|with|but)\s+(?:the\s+)?driver\s+(?:on\s+|as\s+)?(?:an?\s+)?{_OD}"
+    rf"(?:\s+(?:instance|node))?|{_OD}\s+driver)\b"
+    r"|\b(?P<all>(?:including|incl\.?|even)\s+(?:the\s+)?driver|driver\s+(?:on\s+|as\s+)?(?:spot|preemptible)"
+    r"(?:\s+too)?|driver\s+too)\b",
+    re.I,
+)
+_ON_DEMAND = re.compile(
+    rf"\b(?:(?:use|using|on|all|only)\s+)?{_OD}\s+{_KIND}(?:\s+only)?\b"
+    rf"|\bno\s+(?:more\s+)?spot(?:\s+{_KIND})?\b",
+    re.I,
+)
+# cloud → (ClusterSpec field, availability for spot / spot with fallback / on-demand)
+_CLOUDS = {
+    "AWS": ("aws_attributes", {"spot": "SPOT", "fallback": "SPOT_WITH_FALLBACK", "on_demand": "ON_DEMAND"}),
+    "Azure": (
+        "azure_attributes",
+        {"spot": "SPOT_AZURE", "fallback": "SPOT_WITH_FALLBACK_AZURE", "on_demand": "ON_DEMAND_AZURE"},
+    ),
+    "GCP": (
+        "gcp_attributes",
+        {
+            "spot": "PREEMPTIBLE_GCP",
+            "fallback": "PREEMPTIBLE_WITH_FALLBACK_GCP",
+            "on_demand": "ON_DEMAND_GCP",
+        },
+    ),
+}
+_AN = {"AWS": "an AWS", "Azure": "an Azure", "GCP": "a GCP"}
+_SAID = {"spot": "Spot", "fallback": "Spot with fallback to on-demand", "on_demand": "On-demand"}
+
+
+def _availability(scan: Scan, spec: ComputeSpec) -> None:
+    """Spot, spot with fallback or on-demand, read before the schedule (its "on demand" = no schedule)."""
+    m = scan.take_one(_SPOT)
+    if m:
+        spec.availability = "fallback" if m.group("fb") else "spot"
+        first = scan.take_one(_FIRST)
+        if first and first.group("n"):
+            spec.first_on_demand = int(first.group("n"))
+        elif first:
+            spec.first_on_demand = 0 if first.group("all") else 1
+    elif scan.take(_ON_DEMAND):
+        spec.availability = "on_demand"
+
+
+def cloud(node_type: str) -> str | None:
+    if node_type.startswith("Standard_"):
+        return "Azure"
+    if re.match(r"[a-z]\d[a-z]?-", node_type):
+        return "GCP"
+    if re.match(r"[a-z]{1,3}\d[a-z0-9-]*\.", node_type):
+        return "AWS"
+    return None
+
+
+def availability(cluster: dict, spec: ComputeSpec, guessed: bool = False) -> tuple[dict, str]:
+    """The cloud's availability attribute for the cluster's node type, and the plan's note about it."""
+    if not spec.availability:
+        return {}, ""
+    said = _SAID[spec.availability]
+    if cluster.get("instance_pool_id"):
+        return {}, (
+            f"{said}: the nodes come from pool {cluster['instance_pool_id']}, whose own settings decide spot "
+            "or on-demand; not changed."
+        )
+    node = cluster.get("node_type_id", "")
+    where = cloud(node)
+    if where is None:
+        return {}, f"{said}: cannot tell the cloud of node type “{node}”; not set."
+    field_, values = _CLOUDS[where]
+    attrs: dict = {"availability": values[spec.availability]}
+    note = f"{said}: {field_}.availability {attrs['availability']} ({node} is {_AN[where]} node type"
+    note += "; the job's own node type was not at hand)" if guessed else ")"
+    if spec.availability != "on_demand":
+        n = spec.first_on_demand
+        if n is None:
+            n = (cluster.get(field_) or {}).get("first_on_demand", 1)
+        attrs["first_on_demand"] = n
+        kept = "the driver" if n == 1 else f"the driver and {n - 1} worker{'s' if n > 2 else ''}"
+        note += (
+            "; the driver is on spot too (first_on_demand 0)."
+            if n == 0
+            else f"; first_on_demand {n} keeps {kept} on on-demand."
+        )
+    else:
+        note += "."
+    return {field_: attrs}, note
+
+
+def finish_change(
+    spec: ComputeSpec, partial: dict, base: dict | None, defaults: ParserDefaults, draft
+) -> None:
+    """Spot / on-demand and pool checks for a change, against the job's current cluster."""
+    current = next(
+        (jc.get("new_cluster") for jc in (base or {}).get("job_clusters") or [] if jc.get("new_cluster")),
+        None,
+    ) or next((t["new_cluster"] for t in (base or {}).get("tasks", []) if t.get("new_cluster")), None)
+    shown = apply(current or defaults.cluster(), partial)
+    spot, note = availability(shown, spec, guessed=current is None and "node_type_id" not in partial)
+    partial.update(spot)
+    draft.assume(note)
+    settle(spec, apply(shown, spot), draft)

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from agent.techlead import clock
+from agent.techlead.leftover import FILLER
 from agent.techlead.scan import Scan
 
 try:  # the project's validator, when present, vets pasted expressions
@@ -54,6 +55,16 @@ _BARE = re.compile(
     r"|[A-Z]{3}(?:[-,][A-Z]{3})*)"
     r"(?:[ \t]+(?:[\d*?/,LW#-]+|[A-Z]{3}(?:[-,][A-Z]{3})*|\?)){4,6})"
 )
+# Typed inline, unquoted and perhaps unannounced ("at 0 15 10 ? * 6L"): only with a cron's own symbols.
+_NAMES = r"(?:MON|TUE|WED|THU|FRI|SAT|SUN|JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)"
+_TOKEN = rf"(?:[\d*?][\d*?/,LW#-]*|LW?(?:-\d+)?|{_NAMES}(?:[-,#/]\w+)*)"
+_INLINE = re.compile(
+    rf"(?:\b(?:at|on|with|using|cron(?:tab)?|quartz|expression)\s*[:=]?\s*)?(?<![\w:./-])"
+    rf"(?P<c>{_TOKEN}(?:[ \t]+{_TOKEN}){{4,6}})(?![\w:./-])",
+    re.I,
+)
+_ZONES = {"UTC", "GMT", "EST", "EDT", "CST", "CDT", "MST", "MDT", "PST", "PDT", "CET", "BST", "IST", "JST"}
+_CRON_WORD = re.compile(r"\b(?:quartz\s+)?cron(?:tab)?(?:\s+expression)?\s*(?:of|is|=|:)?[ \t]*", re.I)
 _MACROS = {
     "@hourly": "0 0 * * * ?",
     "@daily": "0 0 0 * * ?",
@@ -70,13 +81,13 @@ def pasted(scan: Scan, spec: ScheduleSpec) -> bool:
         if scan.take(re.escape(name)):
             spec.cron = expr
             return True
-    m = next((x for x in scan.find(_PASTED, 0) if _looks_like_cron(x.group("c"))), None) or next(
-        (x for x in scan.find(_BARE) if _looks_like_cron(x.group("c"))), None
-    )
+    m = next((x for x in scan.find(_PASTED, 0) if _looks_like_cron(x.group("c"))), None)
+    for rx in (_INLINE, _BARE):
+        m = m or next((x for x in scan.find(rx) if _whole(x, scan.masked, symbols=rx is _INLINE)), None)
     if not m:
-        return False
+        return _unreadable(scan, spec)
     scan.consume(*m.span())
-    fields = m.group("c").split()
+    fields = (m.group("c").upper() if m.re is _INLINE else m.group("c")).split()
     if len(fields) == 5:
         spec.cron, note = unix_to_quartz(fields)
         spec.assumptions.append(note)
@@ -98,6 +109,40 @@ def pasted(scan: Scan, spec: ScheduleSpec) -> bool:
         )
         spec.cron = None
     return True
+
+
+def _whole(m: re.Match[str], masked: str, symbols: bool) -> bool:
+    """A whole cron typed unquoted (with a cron's own symbols when unannounced), not one cut short before
+    a field it could not read ("cron 0 0 8 ? * foo" is not the unix cron `0 0 8 ? *`)."""
+    expr = m.group("c")
+    if not _looks_like_cron(expr) or symbols and not re.search(r"[*?/#]|\dL|\bLW?\b|\dW", expr, re.I):
+        return False
+    nxt = re.match(r"[ \t]+([^\s,;]+)", masked[m.end() :])
+    word = nxt.group(1).rstrip(".") if nxt else ""
+    if not word or len(expr.split()) == 7 or word.lower() in FILLER or word.upper() in _ZONES:
+        return True
+    return not (re.match(r"[\d*?/#]", word) or len(word) <= 3)
+
+
+def _unreadable(scan: Scan, spec: ScheduleSpec) -> bool:
+    """ "cron 0 0 8 ? * FOO": a cron was meant but none can be read: asked, never replaced by a default."""
+    for m in scan.find(_CRON_WORD):
+        end, tokens = m.end(), []
+        for t in re.finditer(r"[^\s,;]+", scan.masked[m.end() : m.end() + 80]):
+            word = t.group(0)
+            if scan.masked[end : m.end() + t.start()].strip(" \t") or len(tokens) == 7:
+                break
+            if not re.search(r"[\d*?]", word) and (len(word) > 3 or word.lower() in FILLER):
+                break
+            tokens.append(word)
+            end = m.end() + t.end()
+        if len(tokens) >= 3 and sum(bool(re.search(r"[\d*?]", t)) for t in tokens) >= 2:
+            scan.consume(m.start(), end)
+            expr = " ".join(tokens)
+            why = (quartz_error(expr) if quartz_error else None) or "a Quartz cron has 6 or 7 fields"
+            spec.questions.append(f"`{expr}` is not a valid Quartz cron ({why}). What schedule did you mean?")
+            return True
+    return False
 
 
 def _looks_like_cron(expr: str) -> bool:

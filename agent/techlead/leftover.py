@@ -35,7 +35,7 @@ FILLER = frozenset(
     notebook notebooks script scripts file files
     which who whom whose what when where while if once after before until till following finally first
     next last afterwards afterward later
-    parallel same time together end
+    parallel same time together end out
     update updates change changes modify edit tweak adjust alter use uses using switch bump turn push
     replace instead move
     cluster compute project cron tz python sql spark nb w u ur n pl

@@ -53,7 +53,7 @@ def _special(match: re.Match[str]) -> str:
     if target.startswith("!date"):
         return label or ""
     if target.startswith("#"):
-        return f"#{label}" if label else ""
+        return f"#{label}" if label else target  # an unnamed channel stays visible: it is asked about
     if target.startswith("mailto:"):
         return label if "@" in label else target[len("mailto:") :]
     return label or target

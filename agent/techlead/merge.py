@@ -10,8 +10,9 @@ Patch conventions, so a follow-up can say "change" without restating the job:
   the current cluster), a template ``existing_cluster_id``, or serverless (``job_clusters`` touched and
   absent, ``environments`` given);
 - schedule / trigger / continuous merge as dicts (so ``{"pause_status": "PAUSED"}`` pauses whichever the
-  job has); e-mail lists are added to, and an address written ``-a@b.c`` is taken off its list; tags and
-  parameters are merged by name.
+  job has); e-mail lists are added to, and an address written ``-a@b.c`` is taken off its list (so are
+  webhook destination ids, ``{"id": "-<id>"}``); tags and parameters are merged by name, health rules by
+  metric.
 """
 
 from __future__ import annotations
@@ -44,6 +45,18 @@ def needs_cluster(task: dict) -> bool:
 
 def needs_environment(task: dict) -> bool:
     return any(t in task for t in ENV_TYPES)
+
+
+def runnable(tasks: list[dict]) -> list[dict]:
+    """The tasks that run code: a for_each_task's inner task stands for it (the loop has no compute)."""
+    return [t["for_each_task"]["task"] if "task" in (t.get("for_each_task") or {}) else t for t in tasks]
+
+
+def dependency(lib: dict) -> str | None:
+    """A task library as a serverless environment dependency (a pip requirement line); None for JAR/Maven."""
+    if lib.get("requirements"):
+        return f"-r {lib['requirements']}"
+    return lib.get("whl") or (lib.get("pypi") or {}).get("package")
 
 
 def merge_settings(
@@ -80,16 +93,55 @@ def merge_settings(
             _merge_timing(out, key, new)
         elif key == "email_notifications":
             _merge_emails(out, new)
+        elif key == "webhook_notifications":
+            _merge_webhooks(out, new)
         elif key in ("tags", "notification_settings") and isinstance(old, dict):
             out[key] = {**old, **new}
         elif key == "parameters" and isinstance(old, list):
             names = {p["name"] for p in new}
             out[key] = [p for p in old if p.get("name") not in names] + new
+        elif key == "health" and isinstance(old, dict):  # one rule per metric: a new one replaces its own
+            metrics = {r["metric"] for r in new.get("rules", [])}
+            kept = [r for r in old.get("rules", []) if r.get("metric") not in metrics]
+            out[key] = {"rules": kept + new.get("rules", [])}
         else:
             out[key] = new
+    _libraries_to_environments(out, defaults)
+    _workspace_sources(out)
     if not out.get("tasks"):
         out.pop("tasks", None)
     return out
+
+
+def _libraries_to_environments(out: dict, defaults: ParserDefaults) -> None:
+    """A task on serverless takes its libraries as its environment's dependencies."""
+    for t in out.get("tasks", []):
+        if t.get("environment_key") and t.get("libraries"):
+            env = _env(out.setdefault("environments", []), t["environment_key"], defaults)
+            deps = env["spec"].setdefault("dependencies", [])
+            libs = t.pop("libraries")
+            deps += [d for d in dict.fromkeys(map(dependency, libs)) if d and d not in deps]
+            kept = [lib for lib in libs if dependency(lib) is None]  # JAR / Maven: left for the API to refuse
+            if kept:
+                t["libraries"] = kept
+
+
+def _workspace_sources(out: dict) -> None:
+    """With a git_source, a task with no source reads from Git: one with a workspace path keeps WORKSPACE."""
+    if not out.get("git_source"):
+        return
+    for t in out.get("tasks", []):
+        for field, key in (
+            ("notebook_task", "notebook_path"),
+            ("spark_python_task", "python_file"),
+            ("dbt_task", "project_directory"),
+        ):
+            body = t.get(field) or {}
+            if str(body.get(key, "")).startswith("/") and "source" not in body:
+                body["source"] = "WORKSPACE"
+        file = (t.get("sql_task") or {}).get("file") or {}
+        if str(file.get("path", "")).startswith("/") and "source" not in file:
+            file["source"] = "WORKSPACE"
 
 
 def _merge_emails(out: dict, new: dict) -> None:
@@ -111,6 +163,22 @@ def _merge_emails(out: dict, new: dict) -> None:
         out.pop("email_notifications")
 
 
+def _merge_webhooks(out: dict, new: dict) -> None:
+    """Destination ids are added to each event's list; an id written "-<id>" is taken off it."""
+    hooks = out.setdefault("webhook_notifications", {})
+    for ev, value in new.items():
+        ids = [w["id"] for w in value]
+        gone = {i[1:] for i in ids if i.startswith("-")}
+        current = [w["id"] for w in hooks.get(ev, [])]
+        kept = [i for i in dict.fromkeys(current + ids) if not i.startswith("-") and i not in gone]
+        if kept:
+            hooks[ev] = [{"id": i} for i in kept]
+        else:
+            hooks.pop(ev, None)
+    if not hooks:
+        out.pop("webhook_notifications")
+
+
 def _merge_tasks(tasks: list[dict], keyed: list[dict], template: dict) -> list[dict]:
     tasks = copy.deepcopy(tasks)
     for p in keyed:
@@ -126,12 +194,21 @@ def _merge_tasks(tasks: list[dict], keyed: list[dict], template: dict) -> list[d
                 for t in TASK_TYPES:
                     if t not in p:
                         current.pop(t, None)
+            elif "libraries" in p:  # libraries named for a task are added to what it has
+                p = {**p, "libraries": _added(current.get("libraries", []), p["libraries"])}
             _deep_merge(current, p)
             if current.get("depends_on") == []:
                 current.pop("depends_on")
+    libraries = template.pop("libraries", None)
     for t in tasks:
         _deep_merge(t, copy.deepcopy(template))
+        if libraries and needs_cluster(t):  # libraries for every task: the ones that run code
+            t["libraries"] = _added(t.get("libraries", []), libraries)
     return tasks
+
+
+def _added(current: list[dict], new: list[dict]) -> list[dict]:
+    return copy.deepcopy(current) + [copy.deepcopy(lib) for lib in new if lib not in current]
 
 
 def _remove(tasks: list[dict], gone: dict) -> list[dict]:
@@ -208,7 +285,7 @@ def _compute(out: dict, patch: dict, touched: set[str], template: dict, defaults
                     env = _env(envs, env_key, defaults)
                     deps = env["spec"].setdefault("dependencies", [])
                     for lib in libs:
-                        dep = lib.get("whl") or (lib.get("pypi") or {}).get("package")
+                        dep = dependency(lib)
                         if dep and dep not in deps:
                             deps.append(dep)
         out.pop("job_clusters", None)
@@ -246,7 +323,7 @@ def _env(envs: list[dict], key: str, defaults: ParserDefaults) -> dict:
 
 def _fill_compute(out: dict) -> None:
     """New tasks that need compute and name none share what their siblings use."""
-    tasks = out.get("tasks", [])
+    tasks = runnable(out.get("tasks", []))
     donor = next((t for t in tasks if needs_cluster(t) and any(t.get(k) for k in COMPUTE[:3])), None)
     for t in tasks:
         if needs_cluster(t) and not any(t.get(k) for k in COMPUTE):

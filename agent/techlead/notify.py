@@ -115,14 +115,7 @@ def parse_notifications(scan: Scan, requester_email: str | None) -> NotifySpec:
         for rx in (_VERB, *EVENTS.values(), _EITHER):
             for m in re.finditer(rx, text[region[0] : region[1]], re.I):
                 scan.consume(region[0] + m.start(), region[0] + m.end())
-    channels = re.findall(r"(?<![\w/])#([\w-]+)", scan.masked)
-    if channels and re.search(r"\b(?:slack|channel|post|notify|alert)\b", scan.masked, re.I):
-        scan.take(r"(?<![\w/])#[\w-]+")
-        spec.assumptions.append(
-            f"Slack channel notifications (#{channels[0]}) need a notification destination id; "
-            "not set here, e-mail only."
-        )
-    return spec
+    return spec  # Slack / Teams channels and destination ids: see `destinations`
 
 
 _KINDS = r"(?:skipped|skips|cancell?ed|cancellations?)"

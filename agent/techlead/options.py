@@ -1,4 +1,4 @@
-"""Run policy words: retries, timeout, concurrency, job parameters, tags and run-as.
+"""Run policy words: retries, timeout, concurrency, job parameters and tags (run-as: see `policy`).
 
 Read (and blanked) before the schedule grammar, because "retry every 10 minutes" and "time out after
 2 hours" would otherwise read as schedules.
@@ -33,7 +33,6 @@ class Options:
     max_concurrent_runs: int | None = None
     parameters: list[dict] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
-    run_as: dict | None = None
     assumptions: list[str] = field(default_factory=list)
 
     @property
@@ -43,7 +42,6 @@ class Options:
 
 def parse_options(scan: Scan) -> Options:
     opts = Options()
-    _run_as(scan, opts)
     _retry_on_timeout(scan, opts)
     _timeout(scan, opts)
     _retries(scan, opts)
@@ -95,12 +93,11 @@ def _timeout(scan: Scan, opts: Options) -> None:
         opts.timeout_seconds = None
         return
     m = scan.take_one(
-        rf"\b(?:time[-\s]?out|times\s+out|timing\s+out|kill\s+(?:it|the\s+run|runs)|cancel\s+(?:it|the\s+run)"
-        rf"|abort(?:\s+it)?|fail\s+(?:it|the\s+run)|stop\s+it)\b[^.;\n\d]{{0,40}}?(?P<d>{DURATION})"
+        rf"\b(?:time[-\s]?out|times\s+out|timing\s+out|(?:kill|cancel|fail|stop|terminate|end)\s+(?:it|the\s+"
+        rf"(?:run|job)|runs|them)|abort(?:\s+it)?)\b[^.;\n\d]{{0,40}}?(?P<d>{DURATION})"
         rf"|\b(?:max(?:imum)?\s+(?:run\s*time|duration|runtime)|run\s*time\s+limit|time\s+limit"
         rf"|duration\s+limit"
-        rf"|should(?:n'?t|\s+not)\s+(?:run|take)\s+(?:longer|more)\s+than|no\s+longer\s+than"
-        rf"|(?:runs?|takes?|running)\s+(?:longer|more)\s+than|limit\s+(?:it|runs?)\s+to)\s*(?:of|:|=|is)?\s*"
+        rf"|limit\s+(?:it|runs?)\s+to)\s*(?:of|:|=|is)?\s*"
         rf"(?P<d2>{DURATION})"
         rf"|(?P<d3>{DURATION})[\s-]+(?:time[-\s]?out|run\s*time\s+limit|time\s+limit)\b"
     )
@@ -250,25 +247,6 @@ def _tags(scan: Scan, opts: Options) -> None:
         word = m.group("w")
         if word.lower() not in {"it", "the", "with", "as", "and"}:
             opts.tags[word] = ""
-
-
-def _run_as(scan: Scan, opts: Options) -> None:
-    for e in scan.of("email"):
-        m = re.search(
-            r"\brun\s+(?:it\s+|the\s+job\s+|this\s+)?as\s+(?:the\s+)?(?:user\s+)?$",
-            scan.masked[: e.start],
-            re.I,
-        )
-        if m:
-            e.used = True
-            opts.run_as = {"user_name": e.value}
-            scan.consume(m.start(), e.end)
-            return
-    m = scan.take_one(
-        r"\brun\s+(?:it\s+|the\s+job\s+)?as\s+(?:the\s+)?(?:service\s+principal|sp)\s+[`'\"]?(?P<id>[\w-]+)"
-    )
-    if m:
-        opts.run_as = {"service_principal_name": m.group("id")}
 
 
 def describe_timeout(secs: int) -> str:

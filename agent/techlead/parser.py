@@ -11,16 +11,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agent.techlead import build, markup, typos
+from agent.techlead import build, destinations, markup, typos, unsupported
 from agent.techlead.args import read_tails
-from agent.techlead.chain import build_chain, resolve
+from agent.techlead.chain import resolve
+from agent.techlead.code import read_code
 from agent.techlead.compute import parse_compute
 from agent.techlead.defaults import ParserDefaults
+from agent.techlead.flow import hold, read_flow
 from agent.techlead.leftover import FILLER, is_read, leftovers, unread_words
 from agent.techlead.merge import merge_settings
 from agent.techlead.naming import parse_naming
-from agent.techlead.notify import parse_notifications
 from agent.techlead.options import describe_timeout, parse_options
+from agent.techlead.policy import PERMISSIONS_NOTE, parse_policy
 from agent.techlead.scan import Scan, basename, extract_entities
 from agent.techlead.schedule import compose, parse_schedule
 from agent.techlead.tasks import assign_keys, find_anchors, find_warehouses
@@ -75,10 +77,15 @@ def parse_request(
 def _parse(text: str, base: dict | None, defaults: ParserDefaults) -> tuple[ParsedRequest, Scan]:
     scan = Scan(text)
     extract_entities(scan)
+    held = hold(scan)  # before `code`: "if row_count >= 1" is no pinned library
+    code = read_code(scan, base)  # before any grammar: see `code`
+    hidden = unsupported.hide(scan)
+    policy = parse_policy(scan, defaults.requester_email)  # before any grammar: see `policy`
     naming = parse_naming(scan, base is not None)
     draft = build.Draft()
     trig = parse_trigger(scan)
     anchors, notes = find_anchors(scan)
+    code.sources(anchors, draft)
     if naming.maybe_ref and not anchors and base is None:
         naming.as_ref()
     update = naming.update or (naming.changing and (not anchors or bool(_REFERS.search(scan.text))))
@@ -93,21 +100,24 @@ def _parse(text: str, base: dict | None, defaults: ParserDefaults) -> tuple[Pars
     for a in anchors:
         a.key = a.key or _match(a, base_tasks) or ""
     assign_keys(anchors, {t["task_key"] for t in base_tasks})
-    spec_compute = parse_compute(scan, defaults)
+    flow = read_flow(scan, anchors, draft, base_tasks, known, update and base is None, held)
+    spec_compute = parse_compute(scan, defaults, code.conf)
     opts = parse_options(scan)
-    notify = parse_notifications(scan, defaults.requester_email)
+    notify, dests = destinations.parse(scan, defaults.requester_email)
     zone, zone_note = find_timezone(scan)
     sched = parse_schedule(scan)
-    chain = build_chain(anchors, scan.masked, known, open_names=update and base is None)
+    chain = flow.chain(anchors, scan.masked, known)
     for span in chain.read:
         scan.consume(*span)
     draft.assume(*chain.notes)
 
     tasks = build.tasks_from(anchors, chain, base_tasks, draft, warehouses, defaults)
+    flow.wire(tasks)
     for key, body in replaced.items():
         tasks = [t for t in tasks if t["task_key"] != key]
         tasks.append({"task_key": key, **body})
     tasks += [{"task_key": k} for k in removed]
+    code.libraries.attach(tasks, spec_compute, base, update, scan, draft)
     if removed or replaced:
         draft.topic("tasks")
     if update:
@@ -123,9 +133,12 @@ def _parse(text: str, base: dict | None, defaults: ParserDefaults) -> tuple[Pars
             draft.set("tasks", tasks)
     _timing(draft, sched, trig, zone, zone_note, base, update, defaults)
     _options(draft, opts, notify, update)
+    destinations.apply(draft, dests, base, update)
+    policy.apply(draft, scan)
     name = naming.name if update else build.job_name(naming.name, tasks, draft, defaults)
     if name:
         draft.set("name", name)
+    unsupported.report(scan, hidden, draft)
     parsed = _finish(draft, update, naming.job_ref, base, anchors, scan, defaults)
     parsed.unused = leftovers(scan)
     _no_contradiction(parsed, scan)
@@ -351,7 +364,7 @@ def _timing(draft, sched, trig, zone, zone_note, base, update, defaults) -> None
         draft.assume(f"Time zone {zone} noted, but the job has no schedule to apply it to.")
     if sched.pause:
         kind = next((k for k in ("schedule", "trigger", "continuous") if base.get(k)), "schedule")
-        if base and not any(base.get(k) for k in ("schedule", "trigger", "continuous")):
+        if (base or not update) and not any(base.get(k) for k in ("schedule", "trigger", "continuous")):
             draft.assume("The job has no schedule or trigger to pause or resume.")
             return
         draft.patch.setdefault(kind, {})["pause_status"] = sched.pause
@@ -387,9 +400,6 @@ def _options(draft: build.Draft, opts, notify, update: bool) -> None:
     if opts.tags:
         draft.set("tags", opts.tags)
         draft.topic("tags")
-    if opts.run_as:
-        draft.set("run_as", opts.run_as)
-        draft.topic("permissions")
 
 
 def _finish(draft: build.Draft, update: bool, job_ref, base, anchors, scan: Scan, defaults) -> ParsedRequest:
@@ -399,7 +409,7 @@ def _finish(draft: build.Draft, update: bool, job_ref, base, anchors, scan: Scan
         re.I,
     ):
         draft.topic("permissions")
-        draft.assume("Permissions are set with the permissions API, not in job settings; not changed here.")
+        draft.assume(PERMISSIONS_NOTE)
     if any(
         "base_parameters" in (t.get("notebook_task") or {})
         or "parameters" in (t.get("spark_python_task") or {})

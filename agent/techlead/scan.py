@@ -40,6 +40,13 @@ class Scan:
         if end > start:
             self.masked = self.masked[:start] + " " * (end - start) + self.masked[end:]
 
+    def release(self, start: int, end: int) -> None:
+        """Undo `consume` for words a grammar read but could not act on, so they are reported as unused
+        (entities stay blanked: whether they were used is their own flag)."""
+        for i in range(start, end):
+            if not any(e.start <= i < e.end for e in self.entities):
+                self.masked = self.masked[:i] + self.text[i] + self.masked[i + 1 :]
+
     def find(self, pattern: re.Pattern[str] | str, flags: int = re.I) -> list[re.Match[str]]:
         rx = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern, flags)
         return list(rx.finditer(self.masked))

@@ -16,7 +16,9 @@ __all__ = ["ScheduleSpec", "compose", "parse_schedule"]
 _NONE = (
     r"\b(?:no|without(?:\s+a)?|remove(?:\s+the)?|drop(?:\s+the)?|delete(?:\s+the)?|clear(?:\s+the)?|"
     r"get rid of(?:\s+the)?|kill(?:\s+the)?)\s+(?:schedule|scheduling|cron|trigger|timer)s?\b"
-    r"|\bunschedul\w*|\bmanual(?:ly)?(?:\s+(?:only|runs?|trigger(?:ing)?))?\b|\bon[- ]demand\b"
+    r"|\bunschedul\w*|\bmanual(?:ly)?(?:\s+(?:only|runs?|trigger(?:ing)?))?\b"
+    r"|(?<!\bto\s)(?<!\bor\s)\bon[- ]demand\b(?![\s-]+(?:instances?|nodes?|workers?|vms?|machines|compute"
+    r"|capacity|pricing|drivers?|fall[\s-]?back))"  # not "fall back to on-demand", "on-demand nodes"
     r"|\bstop\s+scheduling\b|\bno\s+(?:automatic|recurring)\s+runs?\b|\bad[- ]hoc\b"
 )
 _PAUSE = (
@@ -245,9 +247,13 @@ def _month_days(scan: Scan, spec: ScheduleSpec) -> None:
     m = scan.take_one(
         rf"\b(?:(?:on\s+)?(?:the|every|each)\s+)?(?P<n>first|second|third|fourth|fifth|last|1st|2nd|3rd|4th"
         rf"|5th)"
-        rf"\s+(?P<d>{clock.DAY})\s+(?:of|in)\s+(?:the|each|every|a)\s+month\b"
+        rf"\s+(?P<d>{clock.DAY})(?P<of>\s+(?:of|in)\s+(?:the|each|every|a)\s+month\b|\s+of\b)?"
     )
+    if m and not m.group("of") and spec.dom != "*monthly":  # "the first Monday": only monthly fits Quartz
+        spec.assumptions.append(f"“{m.group(0).strip()}” read as that weekday of every month.")
     if m:
+        if spec.dom == "*monthly":  # "… of every month" was read as the monthly cadence: the day is this
+            spec.dom = None
         token = m.group("n").lower()
         n = clock.ORDINAL_WORDS.get(token) or int(token[0])
         day = clock.quartz_day_number(clock.day_list(m.group("d"))[0])

@@ -11,6 +11,7 @@ import re
 from agent.techlead.anchor import Anchor
 from agent.techlead.naming import RUN_VERBS
 from agent.techlead.scan import Entity, Scan, basename
+from agent.techlead.sqltasks import find_sql_objects
 from agent.techlead.wheel import find_wheels
 
 _STOP_IDS = {
@@ -62,6 +63,7 @@ def find_anchors(scan: Scan) -> tuple[list[Anchor], list[str]]:
     anchors += find_wheels(scan, notes)
     anchors += _queries(scan)
     anchors += _paths(scan, notes)
+    anchors += find_sql_objects(scan, anchors)
     anchors.sort(key=lambda a: a.start)
     return anchors, notes
 
@@ -96,7 +98,8 @@ _PIPELINE = re.compile(
     r"(?:the\s+(?:[a-z][\w-]*\s+(?=pipeline))?)?"  # "the ingest pipeline": a label, read with it
     r"(?:\b(?P<kind>" + _PIPE_KIND + r")\s+)?(?<![\w-])pipeline(?![\w-])\s*(?P<idw>id\s*)?"
     r"[:=#]?\s*(?:(?P<q>[`'\"])(?P<qid>[^`'\"\s]{1,64})(?P=q)|(?P<id>[\w-]+))"
-    r"(?P<full2>\s+(?:with\s+(?:a\s+)?|as\s+a\s+|in\s+)?full[\s-]+refresh(?:\s+mode)?)?",
+    r"(?P<full2>\s*(?:\(|,|-|\band\b)?\s*(?:with\s+(?:a\s+)?|as\s+a\s+|in\s+|do\s+a\s+)?full[\s_-]+refresh"
+    r"(?:\s+mode)?(?:\s*[:=]\s*(?P<flag>true|false|yes|no))?\s*\)?)?",  # "(full refresh)", "…=true"
     re.I,
 )
 
@@ -125,7 +128,7 @@ def _pipelines(scan: Scan, notes: list[str]) -> list[Anchor]:
             continue
         body: dict = {"pipeline_id": pid}
         if m.group("full") or m.group("full2"):
-            body["full_refresh"] = True
+            body["full_refresh"] = (m.group("flag") or "true").lower() in ("true", "yes")
         if not re.search(r"\d", pid) and not named:
             notes.append(f"Took “{pid}” as the pipeline id (pipeline_task needs the id, not the name).")
         ask = [f"What is the id of the pipeline “{pid}”? pipeline_task needs the id, not the name."]
@@ -306,7 +309,7 @@ def _paths(scan: Scan, notes: list[str]) -> list[Anchor]:
                 )
             )
         elif low.endswith(".jar"):
-            notes.append(f"{value}: JAR tasks are not supported by this parser; left out.")
+            continue  # no JAR tasks yet: left unread, so it is reported (see `unsupported`)
         elif _WORKSPACE.match(value) and not re.search(r"\.(ya?ml|json|txt|csv|parquet|whl|md)$", low):
             out.append(
                 Anchor(

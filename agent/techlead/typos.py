@@ -23,6 +23,7 @@ KEYWORDS = frozenset(
     parameters concurrent concurrently small medium large photon pipeline notebook warehouse
     between except tomorrow queue queued spot demand fallback warning warn longer duration
     libraries library requirements branch repository environment variables
+    destination destinations webhook dashboard subscribers
     """.split()  # noqa: SIM905 - a word list reads best as words
 )
 # Real words near a keyword that must never be "corrected".
