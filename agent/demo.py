@@ -14,6 +14,7 @@ from agent.models import TaskState
 from agent.runtime import Runtime
 from agent.state import TaskRecord
 from agent.tech_lead import TechLead
+from agent.worker import not_acted_on
 
 THREAD = "demo-thread-1"
 SCENES = [
@@ -84,6 +85,8 @@ def _play(settings: Settings) -> int:
 
 
 def show_plan(record: TaskRecord) -> None:
+    if record.unused:
+        print(textwrap.indent(not_acted_on(record.unused), "  "))
     if record.state is TaskState.NEEDS_INPUT:
         for q in record.questions:
             say(f"Tech Lead asks: {q}")

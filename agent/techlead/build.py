@@ -61,7 +61,11 @@ def tasks_from(
     """Task dicts for the anchors (new tasks whole, tasks already in the job as changes)."""
     existing = {t["task_key"]: t for t in base_tasks}
     out: list[dict] = []
+    made: set[str] = set()
     for a in anchors:
+        if a.key in made:  # a task named twice ("/a → /b", "/a → /c") is one task
+            continue
+        made.add(a.key)
         draft.topic("tasks", *([_KIND_TOPIC[a.kind]] if a.kind in _KIND_TOPIC else []))
         draft.ask(*a.missing)
         body = copy.deepcopy(a.body)

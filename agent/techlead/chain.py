@@ -131,6 +131,9 @@ def build_chain(
             continue
         if head:
             frontier, stage, head = [head], out.deps[head], None
+        if nxt in keys[: i + 1]:  # a task named again ("/a → /b", "/a → /c"): what follows starts from it
+            frontier, stage = [nxt], out.deps[nxt]
+            continue
         if SEQ.search(gap):
             out.read += [(at + m.start(), at + m.end()) for m in SEQ.finditer(gap)]
             stage = list(frontier)

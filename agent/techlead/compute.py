@@ -55,6 +55,7 @@ class ComputeSpec:
     questions: list[str] = field(default_factory=list)
     availability: str | None = None  # "spot" | "fallback" | "on_demand": the cloud's field comes later
     first_on_demand: int | None = None  # None: the cluster's own, else 1 (the driver on-demand)
+    bid_percent: int | None = None  # "spot at 70% of the on-demand price" (AWS spot_bid_price_percent)
 
 
 def parse_compute(scan: Scan, defaults: ParserDefaults, conf: Conf | None = None) -> ComputeSpec:
@@ -213,10 +214,10 @@ def _workers(scan: Scan, spec: ComputeSpec) -> None:
         return
     m = scan.take_one(
         rf"\b(?P<n>{NUM})\s+(?:fixed\s+)?{_WORKER}|\bnum[_ ]workers\s*[:=]?\s*(?P<n2>\d+)"
-        rf"|\bworkers?\s*[:=]\s*(?P<n3>\d+)"
+        rf"|\bworkers?\s*[:=]\s*(?P<n3>\d+)|\bworkers?\s*\(\s*(?P<n4>\d+)\s*\)"
     )
     if m:
-        c["num_workers"] = integer(m.group("n") or m.group("n2") or m.group("n3"))
+        c["num_workers"] = integer(m.group("n") or m.group("n2") or m.group("n3") or m.group("n4"))
     if scan.take(r"\bauto-?scal(?:e|ing)\b") and "num_workers" not in c:
         c["autoscale"] = {"min_workers": 2, "max_workers": 8}
         spec.assumptions.append("Autoscaling with no range given: 2–8 workers.")
@@ -293,9 +294,11 @@ class Conf:
             cluster["spark_env_vars"] = {**cluster.get("spark_env_vars", {}), **self.env}
 
 
-_VAL = r"(?P<v>\"[^\"]*\"|'[^']*'|[^\s,;\"']+)"
+_VAL = r"(?P<v>\"[^\"]*\"|'[^']*'|[^\s,;\"'`]+)"
 _ENV_HEAD = re.compile(
-    r"\b(?:spark[\s_-]*)?env(?:ironment)?[\s_-]*var(?:iable)?s?\b\s*(?:[:=]\s*)?", re.I
+    r"(?:\b(?:spark[\s_-]*)?env(?:ironment)?[\s_-]*var(?:iable)?s?\b\s*(?:[:=]\s*)?"
+    r"|\bexport\s+(?=(?-i:[A-Z_][A-Z0-9_]*)=))`?",  # "export PYSPARK_PYTHON=…", as in a shell
+    re.I,
 )
 # "ENV=prod", "LOG_LEVEL: debug"; "ENV to prod" only for an upper-case name ("switch to x" is no pair)
 _ENV_PAIR = re.compile(
@@ -304,7 +307,7 @@ _ENV_PAIR = re.compile(
     re.I,
 )
 _CONF_HEAD = re.compile(
-    r"\bspark[\s_-]*(?:conf(?:ig(?:uration)?)?s?|settings?|properties|options)\b\s*(?:[:=]\s*)?", re.I
+    r"\bspark[\s_-]*(?:conf(?:ig(?:uration)?)?s?|settings?|properties|options)\b\s*(?:[:=]\s*)?`?", re.I
 )
 _CONF_PAIR = re.compile(rf"(?P<k>[A-Za-z][\w-]*(?:\.[\w-]+)+)\s*(?:[=:]|\s+to\s+|\s+)\s*{_VAL}", re.I)
 # A spark.* key names Spark conf on its own; a space before the value only when it looks like one.
@@ -461,8 +464,29 @@ _AN = {"AWS": "an AWS", "Azure": "an Azure", "GCP": "a GCP"}
 _SAID = {"spot": "Spot", "fallback": "Spot with fallback to on-demand", "on_demand": "On-demand"}
 
 
+_BID = re.compile(
+    rf"\b(?:(?:at|for)\s+)?(?P<p>\d{{1,3}})\s*%\s+of\s+(?:the\s+)?{_OD}\s+(?:price|cost|rate)\b"
+    r"|\bspot[_\s]bid[_\s]price[_\s]percent\s*[:=]?\s*(?P<p2>\d{1,3})\b"
+    r"|\b(?:max(?:imum)?\s+)?bid(?:ding)?\s+(?:price\s+)?(?:at\s+|of\s+)?(?P<p3>\d{1,3})\s*%",
+    re.I,
+)
+# "no spot", "never preemptible", "don't use spot instances": on-demand, never spot.
+_NO_SPOT = re.compile(
+    rf"\b(?:no|not|never|without|avoid|don'?t\s+use|do\s+not\s+use)\s+(?:more\s+)?(?:the\s+|any\s+)?"
+    rf"(?:spot|preemptible)(?:\s+{_KIND})?\b",
+    re.I,
+)
+_OD_ONLY = re.compile(
+    rf"\bonly\s+{_OD}(?:\s+{_KIND})?\b|\b{_OD}(?:\s+{_KIND})?\s+only\b|\b{_OD}\s+{_KIND}\b", re.I
+)
+
+
 def _availability(scan: Scan, spec: ComputeSpec) -> None:
     """Spot, spot with fallback or on-demand, read before the schedule (its "on demand" = no schedule)."""
+    if scan.take(_NO_SPOT):
+        spec.availability = "on_demand"
+        scan.take(_OD_ONLY)  # "on-demand only, no spot" says it twice
+        return
     m = scan.take_one(_SPOT)
     if m:
         spec.availability = "fallback" if m.group("fb") else "spot"
@@ -471,6 +495,9 @@ def _availability(scan: Scan, spec: ComputeSpec) -> None:
             spec.first_on_demand = int(first.group("n"))
         elif first:
             spec.first_on_demand = 0 if first.group("all") else 1
+        bid = scan.take_one(_BID)
+        if bid:
+            spec.bid_percent = int(bid.group("p") or bid.group("p2") or bid.group("p3"))
     elif scan.take(_ON_DEMAND):
         spec.availability = "on_demand"
 
@@ -508,6 +535,11 @@ def availability(cluster: dict, spec: ComputeSpec, guessed: bool = False) -> tup
         if n is None:
             n = (cluster.get(field_) or {}).get("first_on_demand", 1)
         attrs["first_on_demand"] = n
+        if spec.bid_percent is not None and where == "AWS":
+            attrs["spot_bid_price_percent"] = spec.bid_percent
+            note += f"; spot_bid_price_percent {spec.bid_percent}"
+        elif spec.bid_percent is not None:
+            note += f"; a spot bid of {spec.bid_percent}% is an AWS setting only, not set"
         kept = "the driver" if n == 1 else f"the driver and {n - 1} worker{'s' if n > 2 else ''}"
         note += (
             "; the driver is on spot too (first_on_demand 0)."

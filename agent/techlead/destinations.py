@@ -11,7 +11,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from agent.techlead.notify import _CLAUSE, _EITHER, _STOP, _VERB, EVENTS, _after, _events, parse_notifications
+from agent.techlead.notify import (
+    _CLAUSE,
+    _EITHER,
+    _STOP,
+    _VERB,
+    EVENTS,
+    _after,
+    _events,
+    parse_notifications,
+    task_scope,
+)
 from agent.techlead.scan import Scan
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -48,22 +58,23 @@ _HOOK_HOSTS = re.compile(r"hooks\.slack\.com|webhook\.office\.com|outlook\.offic
 class DestinationSpec:
     lists: dict[str, list[str]] = field(default_factory=dict)  # "on_failure" → destination ids
     removed: dict[str, list[str]] = field(default_factory=dict)
+    tasks: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # task key → event → ids
     questions: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     later: list[tuple[int, int]] = field(default_factory=list)  # verb and event words, blanked after e-mails
 
 
-def parse(scan: Scan, requester_email: str | None):
+def parse(scan: Scan, requester_email: str | None, names: dict[str, str] | None = None):
     """Destinations first (their ids and channels), then e-mails; the verb and event words both read are
     blanked only once both are done, so "email a@b.co and notify destination … on failure" gives both."""
-    dests = read_destinations(scan)
-    notify = parse_notifications(scan, requester_email)
+    dests = read_destinations(scan, names)
+    notify = parse_notifications(scan, requester_email, names)
     for span in dests.later:
         scan.consume(*span)
     return notify, dests
 
 
-def read_destinations(scan: Scan) -> DestinationSpec:
+def read_destinations(scan: Scan, names: dict[str, str] | None = None) -> DestinationSpec:
     spec = DestinationSpec()
     found = _found(scan)
     groups: list[list[tuple[int, int, str]]] = []
@@ -87,11 +98,16 @@ def read_destinations(scan: Scan) -> DestinationSpec:
         nxt = groups[gi + 1][0][0] if gi + 1 < len(groups) else None
         prev = groups[gi - 1][-1][1] if gi else None
         events = _read_events(scan, start, end, prev, nxt, spec)
+        lo, hi = _region(scan, start, end, prev, nxt)
+        key, said = task_scope(scan, (end, hi), (lo, start), names or {})
+        if said:
+            spec.later.append(said)
+        lists = spec.tasks.setdefault(key, {}) if key else spec.lists
         if not events:
             spec.assumptions.append(f"No event given for destination {ids[0]}: notified when a run fails.")
         for ev in events or ["on_failure"]:
-            spec.lists.setdefault(ev, [])
-            spec.lists[ev] += [i for i in ids if i not in spec.lists[ev]]
+            lists.setdefault(ev, [])
+            lists[ev] += [i for i in ids if i not in lists[ev]]
     _channels(scan, spec, [(g[0][0], g[-1][1]) for g in groups])
     return spec
 
@@ -115,15 +131,21 @@ def _read_events(
 ) -> list[str]:
     """The events named around a destination (as for e-mail addresses); their words are blanked later."""
     text = scan.masked
-    lo = max([c.end() for c in _CLAUSE.finditer(text, 0, start)] or [0])
-    hi = min([c.start() for c in _CLAUSE.finditer(text, end)] or [len(text)])
-    lo, hi = max(lo, prev or lo), min(hi, nxt or hi)
+    lo, hi = _region(scan, start, end, prev, nxt)
     before = text[lo:start]
     events = _after(text[end:hi]) or _events(re.split(r",", before)[-1]) or _events(before)
     for rx in (_VERB, _SEND, *EVENTS.values(), _EITHER):
         for m in re.finditer(rx, text[lo:hi], re.I):
             spec.later.append((lo + m.start(), lo + m.end()))
     return events
+
+
+def _region(scan: Scan, start: int, end: int, prev: int | None, nxt: int | None) -> tuple[int, int]:
+    """The clause around a destination, up to its neighbours."""
+    text = scan.masked
+    lo = max([c.end() for c in _CLAUSE.finditer(text, 0, start)] or [0])
+    hi = min([c.start() for c in _CLAUSE.finditer(text, end)] or [len(text)])
+    return max(lo, prev or lo), min(hi, nxt or hi)
 
 
 def _channels(scan: Scan, spec: DestinationSpec, groups: list[tuple[int, int]]) -> None:
@@ -202,5 +224,5 @@ def apply(draft, spec: DestinationSpec, base: dict | None, update: bool) -> None
         patch[ev] = [{"id": i} for i in new] + [{"id": f"-{i}"} for i in gone]
     if patch:
         draft.set("webhook_notifications", patch)
-    if patch or spec.lists or spec.removed or spec.questions:
+    if patch or spec.lists or spec.removed or spec.questions or spec.tasks:
         draft.topic("notifications", "webhooks")

@@ -31,10 +31,14 @@ _SOURCE = (
     rf"(?:\s+(?:task\s+)?values?)?"
     rf"|(?:the\s+)?(?:task\s+)?values?\s+(?P<v2>{_NAME})\s+{_FROM}(?P<t2>{_NAME}){_T}"
     rf"|(?:the\s+)?(?P<v3>{_NAME})\s+(?:task\s+)?values?\s+{_FROM}(?P<t3>{_NAME}){_T}"
+    # "its `status` value", "its task value row_count": a value of the task just before
+    rf"|(?:its|their|the)\s+(?:task\s+)?values?\s+`?(?P<v5>{_NAME})`?"
+    rf"|(?:its|their|the)\s+`(?P<v6>{_NAME})`(?:\s+(?:task\s+)?values?)?"
+    rf"|(?:its|their|the)\s+(?P<v7>{_NAME})\s+(?:task\s+)?values?"
     rf"|(?:the\s+)?(?:job\s+)?param(?:eter)?\s+(?P<p1>{_NAME})"
     rf"|(?:the\s+)?(?P<p2>{_NAME})\s+(?:job\s+)?param(?:eter)?\b"
     rf"|(?P<t4>{_NAME})\.(?P<v4>{_NAME})"
-    rf"|(?:the\s+)?(?P<bare>{_NAME})"
+    rf"|(?:the\s+)?`?(?P<bare>{_NAME})`?"
 )
 _OPS = (
     (
@@ -82,7 +86,7 @@ _RIGHT = (
 )
 _LEAD = (
     r"\b(?P<lead>(?:but\s+)?only\s+(?:if|when)|if|when(?:ever)?|unless|in\s+case|as\s+long\s+as"
-    r"|provided(?:\s+that)?|(?P<check>(?:check|verify|test|see)\s+(?:whether|if|that)))\s+"
+    r"|provided(?:\s+that)?|cond(?:ition)?\s*:|(?P<check>(?:check|verify|test|see)\s+(?:whether|if|that)))\s+"
 )
 _CONDITION = re.compile(rf"{_LEAD}(?P<left>{_SOURCE})\s*(?P<op>{_OP})\s*(?P<right>{_RIGHT})", re.I)
 # Words that never name a value to compare ("if it fails", "when this is done").
@@ -97,7 +101,7 @@ _VAGUE = {
     "ok", "fine", "good", "bad", "successful", "failed", "broken", "over", "high", "low",
 }  # fmt: skip
 _IF_SO = re.compile(
-    r"^[\s,;:.-]*(?:and\s+|then\s+)?(?:if\s+(?:so|yes|true|it\s+(?:is|does|holds|passes)"
+    r"^[\s,;:.-]*(?:and\s+|then\s+)?(?:only\s+then|if\s+(?:so|yes|true|it\s+(?:is|does|holds|passes)"
     r"|that'?s\s+(?:true|the\s+case))|when\s+(?:true|so)|in\s+that\s+case)\b[\s,:]*",
     re.I,
 )
@@ -138,7 +142,8 @@ _INPUTS = (
     rf"(?P<list>\[[^\]\n]*\]|\([^)\n]*\))|(?P<iref>{_REF})"
     rf"|(?:the\s+)?(?P<it>{_NAME}){_T}'s?\s+(?P<iv>{_NAME})(?:\s+(?:task\s+)?values?)?"
     rf"|(?:the\s+)?(?P<iv2>{_NAME})\s+(?:task\s+)?values?\s+{_FROM}(?P<it2>{_NAME}){_T}"
-    rf"|(?:the\s+)?(?P<ip>{_NAME})\s+(?:job\s+)?param(?:eter)?\b"
+    rf"|(?:the\s+)?(?:job\s+)?param(?:eter)?\s+(?P<ip2>{_NAME})"
+    rf"|(?:the\s+)?(?!job\b)(?P<ip>{_NAME})\s+(?:job\s+)?param(?:eter)?\b"
     rf"|(?P<items>{_ITEM}(?:\s*(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+|\s*&\s*)\s*{_ITEM})+)"
 )
 _EACH = r"(?:for\s+(?:each|every|all)|foreach|per)"
@@ -546,6 +551,9 @@ def _source(m: re.Match[str]) -> Source | None:
     param = m.group("p1") or m.group("p2")
     if param:
         return Source(said, value=f"{{{{job.parameters.{param}}}}}")
+    named = m.group("v5") or m.group("v6") or m.group("v7")
+    if named:
+        return Source(said, name=named)
     bare = m.group("bare")
     if bare.lower() in _NOT_VALUES or bare.lower() in FILLER:
         return None
@@ -702,14 +710,17 @@ def _inputs(m: re.Match[str]) -> Source | None:
     task, name = m.group("it") or m.group("it2"), m.group("iv") or m.group("iv2")
     if task and task.lower() not in _NOT_VALUES:
         return Source(said, task=task, name=name)
-    if m.group("ip"):
-        return Source(said, value=f"{{{{job.parameters.{m.group('ip')}}}}}")
+    param = m.group("ip") or m.group("ip2")
+    if param:
+        return Source(said, value=f"{{{{job.parameters.{param}}}}}")
     return None
 
 
 def _pass_input(task: dict, name: str) -> str:
     """Give the loop's inner task each input as a parameter named `name`; how it is passed, or ""."""
     value = "{{input}}"
+    if value in json.dumps(task):  # already passed as typed ("--country {{input}}")
+        return "as typed"
     for kind, key in (
         ("notebook_task", "base_parameters"),
         ("sql_task", "parameters"),

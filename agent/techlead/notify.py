@@ -30,12 +30,47 @@ _VERB = (
     r"|alerts?|on)\b"
 )
 _CLAUSE = re.compile(r"[.;\n]|\bthen\b|\balso\b", re.I)
+_TASK_WORD = r"(?:task|step|notebook)"
+_NAMED = r"[`'\"]?(?P<w>[A-Za-z_](?:[\w.-]*\w)?)[`'\"]?"
+_EVENT_WORD = "|".join(f"(?:{rx})" for rx in (*EVENTS.values(), _EITHER))
+_I = re.I
+_SCOPES = [  # a recipient tied to one task: "only the publish step", "failures of the transform task"
+    re.compile(rf"(?:\bonly\s+)?(?:\b(?:the|its)\s+)?(?<![\w/-]){_NAMED}\s+{_TASK_WORD}\b(?:\s+only\b)?", _I),
+    re.compile(rf"(?:\bonly\s+)?(?:\bthe\s+)?\b{_TASK_WORD}\s+{_NAMED}(?![\w/-])(?:\s+only\b)?", re.I),
+    re.compile(rf"(?:\bonly\s+)?(?<![\w/-]){_NAMED}(?:'s)?(?=\s+(?:{_EVENT_WORD}))", _I),  # "transform fails"
+    re.compile(rf"\b(?:of|for|from)\s+(?:the\s+)?(?<![\w/-]){_NAMED}(?![\w/-])(?:\s+only\b)?", re.I),
+    re.compile(rf"(?<![\w/-])(?P<w>/[\w/.@-]*\w)(?:'s)?(?=\s+(?:{_EVENT_WORD}))", re.I),  # "/Repos/x fails"
+]
+
+
+def task_scope(
+    scan: Scan, after: tuple[int, int], before: tuple[int, int], names: dict[str, str]
+) -> tuple[str | None, tuple[int, int] | None]:
+    """The one task a recipient is tied to, named right after it or else before it (nearest wins), and the
+    span of the words that name it. A word must still be unread; a path only counts as "<path> fails"."""
+    if not names:
+        return None, None
+    low = {k.lower(): v for k, v in names.items()}
+    for (lo, hi), nearest in ((after, min), (before, max)):
+        hits = []
+        for rx in _SCOPES:
+            for m in rx.finditer(scan.text, lo, hi):
+                word, (ws, we) = m.group("w"), m.span("w")
+                key = low.get(word.lower().strip("."))
+                if key is None or (not word.startswith("/") and scan.masked[ws:we] != scan.text[ws:we]):
+                    continue
+                hits.append((m.start(), m.end(), key))
+        if hits:
+            hit = nearest(hits, key=lambda h: h[0])
+            return hit[2], (hit[0], hit[1])
+    return None, None
 
 
 @dataclass
 class NotifySpec:
     lists: dict[str, list[str]] = field(default_factory=dict)  # "on_failure" → addresses
     removed: dict[str, list[str]] = field(default_factory=dict)  # "stop e-mailing x": event → addresses
+    tasks: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # task key → event → addresses
     quiet: dict[str, bool] = field(default_factory=dict)  # notification_settings: no_alert_for_*_runs
     assumptions: list[str] = field(default_factory=list)
     questions: list[str] = field(default_factory=list)
@@ -53,7 +88,9 @@ _STOP_AFTER = re.compile(
 )
 
 
-def parse_notifications(scan: Scan, requester_email: str | None) -> NotifySpec:
+def parse_notifications(
+    scan: Scan, requester_email: str | None, names: dict[str, str] | None = None
+) -> NotifySpec:
     spec = NotifySpec()
     _quiet(scan, spec)
     for e in scan.of("email"):
@@ -94,6 +131,8 @@ def parse_notifications(scan: Scan, requester_email: str | None) -> NotifySpec:
             or _events(before)
             or _events(text[lo:hi])
         )
+        key, said = task_scope(scan, (end, min(hi, next_start)), (max(lo, prev_end), start), names or {})
+        lists = spec.tasks.setdefault(key, {}) if key else spec.lists
         for r_start, r_end, address, entity in group:
             who = address or requester_email
             if who is None:
@@ -105,12 +144,14 @@ def parse_notifications(scan: Scan, requester_email: str | None) -> NotifySpec:
             if not events:
                 spec.assumptions.append(f"No event given for {who}: e-mailed when a run fails.")
             for ev in events or ["on_failure"]:
-                spec.lists.setdefault(ev, [])
-                if who not in spec.lists[ev]:
-                    spec.lists[ev].append(who)
+                lists.setdefault(ev, [])
+                if who not in lists[ev]:
+                    lists[ev].append(who)
             if entity is not None:
                 entity.used = True
             scan.consume(r_start, r_end)
+        if said:
+            scan.consume(*said)
         region = (max(lo, prev_end), min(hi, next_start))  # the verb and event words are read too
         for rx in (_VERB, *EVENTS.values(), _EITHER):
             for m in re.finditer(rx, text[region[0] : region[1]], re.I):

@@ -93,13 +93,13 @@ def _timeout(scan: Scan, opts: Options) -> None:
         opts.timeout_seconds = None
         return
     m = scan.take_one(
-        rf"\b(?:time[-\s]?out|times\s+out|timing\s+out|(?:kill|cancel|fail|stop|terminate|end)\s+(?:it|the\s+"
+        rf"\b(?:(?:hard|strict)\s+)?(?:time[-\s]?out|times\s+out|timing\s+out|(?:kill|cancel|fail|stop|terminate|end)\s+(?:it|the\s+"
         rf"(?:run|job)|runs|them)|abort(?:\s+it)?)\b[^.;\n\d]{{0,40}}?(?P<d>{DURATION})"
         rf"|\b(?:max(?:imum)?\s+(?:run\s*time|duration|runtime)|run\s*time\s+limit|time\s+limit"
         rf"|duration\s+limit"
         rf"|limit\s+(?:it|runs?)\s+to)\s*(?:of|:|=|is)?\s*"
         rf"(?P<d2>{DURATION})"
-        rf"|(?P<d3>{DURATION})[\s-]+(?:time[-\s]?out|run\s*time\s+limit|time\s+limit)\b"
+        rf"|(?P<d3>{DURATION})[ \t-]+(?:time[-\s]?out|run\s*time\s+limit|time\s+limit)\b"
     )
     if m:
         secs = seconds(m.group("d") or m.group("d2") or m.group("d3"))
@@ -129,12 +129,13 @@ def _retries(scan: Scan, opts: Options) -> None:
             start = m[0].start("kw") if m[0].group("d") else m[0].start()
             scan.consume(start, m[0].end())
     m = scan.take_one(
-        rf"\bretr(?:y|ies)\s+(?:it\s+|them\s+|the\s+tasks?\s+|(?:each|every)\s+task\s+|failed\s+tasks?\s+"
+        rf"\bretr(?:y|ies)\s+(?:it\s+|them\s+|the\s+tasks?\s+|(?:each|every)(?:\s+(?:task|one|step))?\s+|failed\s+tasks?\s+"
         rf"|failures\s+"
         rf"|on\s+failure\s+|if\s+it\s+fails\s+|everything\s+|all(?:\s+(?:the\s+)?tasks|\s+of\s+them)?\s+"
-        rf"|the\s+job\s+|(?:the\s+)?(?P<who>[A-Za-z][\w.-]*)\s+(?:task|notebook|step)\s+)?(?:up\s+to\s+|at\s+most\s+|max(?:imum)?\s+(?:of\s+)?)?[:=]?\s*"
-        rf"(?P<n>{NUM}|once|twice)\s*(?:times?|x\b|attempts?)?"
-        rf"|\b(?:max(?:imum)?[_\s]retries|retry\s+count|retries)\s*(?:of|:|=|to|is)\s*(?P<n2>\d+|none|zero|no|off)\b"
+        rf"|the\s+job\s+|(?:the\s+)?(?P<who>[A-Za-z][\w.-]*)\s+(?:task|notebook|step)\s+)?(?:up\s+to\s+|at\s+most\s+|max(?:imum)?\s+(?:of\s+)?)?(?:[:=]|\()?\s*"
+        rf"(?P<n>{NUM}|once|twice)\s*(?:times?|x\b|attempts?)?(?:\s*\))?"
+        rf"|\b(?:max(?:imum)?[_\s]retries|retry\s+count|retries)\s*(?:of|:|=|to|is|\()\s*"
+        rf"(?P<n2>\d+|none|zero|no|off)\b(?:\s*\))?"
         rf"|\b(?P<n3>{NUM}|an?|one)\s+(?:more\s+)?(?:retr(?:y|ies)|retry\s+attempts?|re-?tries)\b"
         rf"|\b(?P<n4>{NUM})\s+(?P<att>attempts|tries)\b"
     )
@@ -150,6 +151,8 @@ def _retries(scan: Scan, opts: Options) -> None:
     if scan.take(
         r"\bretry\s+(?:forever|indefinitely|until\s+it\s+succeeds|unlimited|endlessly)\b"
         r"|\bunlimited\s+retries\b"
+        r"|\bkeep\s+(?:on\s+)?retrying\b(?:[^.;\n]{0,60}?\buntil\s+it\s+(?:works|succeeds|passes|goes\s+through)\b)?"
+        r"|\bretry\b[^.;\n]{0,60}?\buntil\s+it\s+(?:works|succeeds|passes|goes\s+through)\b"
     ):
         opts.max_retries = -1
         return

@@ -31,8 +31,10 @@ from agent.techlead.trigger import parse_trigger
 
 __all__ = ["ParsedRequest", "ParserDefaults", "parse_request"]
 
-_REFERS = re.compile(
-    r"\b(?:it|its|this\s+job|that\s+job|the\s+job|my\s+job|our\s+job|instead|existing)\b", re.I
+_REFERS = re.compile(  # "when it fails / starts": the run of the task just given, not an existing job
+    r"\b(?:it(?!\s+(?:fail|succe|start|finish|complet|end|break|error|crash|begin|kick|goes|is\s+done))"
+    r"|its|this\s+job|that\s+job|the\s+job|my\s+job|our\s+job|instead|existing)\b",
+    re.I,
 )
 
 
@@ -103,7 +105,7 @@ def _parse(text: str, base: dict | None, defaults: ParserDefaults) -> tuple[Pars
     flow = read_flow(scan, anchors, draft, base_tasks, known, update and base is None, held)
     spec_compute = parse_compute(scan, defaults, code.conf)
     opts = parse_options(scan)
-    notify, dests = destinations.parse(scan, defaults.requester_email)
+    notify, dests = destinations.parse(scan, defaults.requester_email, _task_names(known, anchors))
     zone, zone_note = find_timezone(scan)
     sched = parse_schedule(scan)
     chain = flow.chain(anchors, scan.masked, known)
@@ -118,6 +120,7 @@ def _parse(text: str, base: dict | None, defaults: ParserDefaults) -> tuple[Pars
         tasks.append({"task_key": key, **body})
     tasks += [{"task_key": k} for k in removed]
     code.libraries.attach(tasks, spec_compute, base, update, scan, draft)
+    _task_alerts(tasks, notify, dests, base_tasks, draft)
     if removed or replaced:
         draft.topic("tasks")
     if update:
@@ -193,7 +196,7 @@ def _retry_scope(scan: Scan, opts, known: dict[str, str], anchors: list) -> list
     names = {**known, **{a.key: a.key for a in anchors}}
     found = [opts.retry_who] if opts.retry_who else []
     before = re.search(
-        r"\b([A-Za-z][\w.-]*)(?:\s+(?:task|notebook|step))?\s*,?\s*(?:should\s+|to\s+|must\s+|will\s+)?$",
+        r"\b([A-Za-z][\w.-]*)(?:\s+(?:task|notebook|step))?\s*,?\s*(?:(?:should|can|could|may|might|must|will|shall|would|to)(?:\s+(?:also|only|be\s+allowed\s+to))?\s+)?$",
         scan.masked[max(0, opts.retry_span[0] - 40) : opts.retry_span[0]],
     )
     if before:
@@ -203,6 +206,42 @@ def _retry_scope(scan: Scan, opts, known: dict[str, str], anchors: list) -> list
         offset = max(0, opts.retry_span[0] - 40)
         scan.consume(offset + before.start(1), offset + before.end(1))
     return list(dict.fromkeys(keys)) or None
+
+
+def _task_names(known: dict[str, str], anchors: list) -> dict[str, str]:
+    """Names a notification may tie to one task; none for a single-task job (job-level is the same)."""
+    names = dict(known)
+    for a in anchors:
+        if a.key:
+            names[a.key] = a.key
+            if a.source:
+                names.setdefault(a.source, a.key)
+                names.setdefault(basename(a.source), a.key)
+    return names if len(set(names.values())) > 1 else {}
+
+
+def _task_alerts(tasks: list[dict], notify, dests, base_tasks: list[dict], draft: build.Draft) -> None:
+    """Recipients tied to one task ("only the publish step should email …", "webhook … for failures of the
+    transform task") → that task's email_notifications / webhook_notifications (TaskEmailNotifications,
+    WebhookNotifications), added to what the task already has."""
+    for fld, scoped in (("email_notifications", notify.tasks), ("webhook_notifications", dests.tasks)):
+        for key, events in scoped.items():
+            task = next((t for t in tasks if t["task_key"] == key), None)
+            if task is None:
+                task = {"task_key": key}
+                tasks.append(task)
+            current = next((t.get(fld) or {} for t in base_tasks if t["task_key"] == key), {})
+            block = task.setdefault(fld, {})
+            for ev, who in events.items():
+                new = [w if fld == "email_notifications" else {"id": w} for w in who]
+                have = list(block.get(ev) or current.get(ev) or [])
+                block[ev] = have + [w for w in new if w not in have]
+                said = ", ".join(w if isinstance(w, str) else w["id"] for w in new)
+                draft.assume(f"Task {key} only ({ev.removeprefix('on_')}): {said}; not the whole job.")
+            draft.topic("notifications", "tasks")
+            if fld == "webhook_notifications":
+                draft.topic("webhooks")
+            draft.touched.add("tasks")
 
 
 def _known(base_tasks: list[dict]) -> dict[str, str]:

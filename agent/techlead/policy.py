@@ -93,6 +93,9 @@ _GRANT = re.compile(
     rf"|\b(?:make|set)\s+{_WHO}\s+(?:the\s+|an?\s+)?(?:owner|admin|manager)\b"
     rf"|\badd\s+{_WHO}\s+as\s+(?:an?\s+)?(?:viewer|manager|owner|admin)s?\b"
     rf"|\btransfer\s+(?:the\s+)?ownership\s+to\s+{_WHO}"
+    rf"|\b(?:(?:job\s+)?owner|owned\s+by|ownership)\s*(?:[:=]|\bis\b|\bshould\s+be\b|\bwill\s+be\b|\bgoes\s+to\b)?"
+    rf"\s*(?:{_EMAIL}|@[\w.-]+)"
+    rf"|\b{_ONE}\s+(?:is|should\s+be|will\s+be)\s+(?:the\s+)?(?:job\s+)?owner\b"
     rf"|\b{_ONE}\s+(?:can|should\s+be\s+able\s+to|may|needs?\s+to\s+be\s+able\s+to)\s+(?:view|see|manage"
     rf"|edit)\s+(?:it|the\s+job|this(?:\s+job)?)\b"
     rf"|\b{_ONE}\s*[:=]\s*(?:CAN_MANAGE_RUN|CAN_MANAGE|CAN_VIEW|IS_OWNER)\b"
@@ -137,7 +140,14 @@ _RUN_AS = re.compile(
     rf"|\brun[_\s]?as\s*[:=]\s*(?:{_SP}\s*)?(?P<sp4>{_UUID})"
     rf"|{_AS}(?:the\s+)?group\s+{_NAME.format(g='group')}"
     rf"|{_AS}(?:the\s+)?{_NAME.format(g='group2')}\s+group\b"
-    rf"|{_AS}(?P<me>me|myself)\b",
+    rf"|{_AS}(?P<me>me|myself)\b"
+    rf"|\bunder\s+(?:the\s+|our\s+|a\s+)?{_SP}(?:\s*[:=]\s*|\s+){_NAME.format(g='sp5')}",
+    re.I,
+)
+# "as our svc-finance service principal (application id 1111…)": the id said next to a name wins.
+_APP_ID = re.compile(
+    rf"\s*[(,]?\s*(?:with\s+|whose\s+)?(?:the\s+)?(?:app(?:lication)?[\s_-]?id|id)\s*(?:is\s+|[:=]\s*)?"
+    rf"[`'\"]?(?P<id>{_UUID})[`'\"]?\s*\)?",
     re.I,
 )
 
@@ -170,7 +180,12 @@ def _run_as(scan: Scan, pol: Policy, requester_email: str | None) -> None:
     if group:
         pol.run_as = {"group_name": group}
         return
-    sp = m.group("sp") or m.group("sp2") or m.group("sp3") or m.group("sp4")
+    sp = m.group("sp") or m.group("sp2") or m.group("sp3") or m.group("sp4") or m.group("sp5")
+    app_id = _APP_ID.match(scan.masked, m.end())
+    if app_id and not re.fullmatch(_UUID, sp, re.I):
+        scan.consume(*app_id.span())
+        pol.assumptions.append(f"Service principal “{sp}” is given by its application id {app_id['id']}.")
+        sp = app_id.group("id")
     pol.run_as = {"service_principal_name": sp}
     if not re.fullmatch(_UUID, sp, re.I):
         pol.assumptions.append(
@@ -199,7 +214,7 @@ _QUEUE_ON = re.compile(
     rf"(?:\b(?:enable|turn\s+on|switch\s+on|allow|with|use|add|want|keep)\s+(?:run\s+|job\s+)?{_Q}\b"
     rf"|\b{_Q}(?:[._]enabled)?\s*(?:[:=]\s*|\s+)(?:on|true|enabled|yes)\b(?!\s+(?:failure|success|start|the|a)\b)"
     rf"|\bqueue\s+(?:it|them|(?:(?:the|any|new|extra|overlapping|later|additional)\s+)*runs?"
-    rf"|(?:the\s+)?(?:next|new)\s+one)\b(?:\s+up\b)?"
+    rf"|(?:the\s+)?(?:next|new)\s+one|the\s+(?:rest|others|extras?))\b(?:\s+up\b)?"
     rf"|\b(?:runs?|it|they|new\s+runs|the\s+(?:next|new)\s+(?:run|one))\s+(?:should|must|will|can|to)\s+"
     rf"(?:be\s+queued|queue(?:\s+up)?|wait\s+in\s+(?:the\s+)?(?:queue|line))\b){_TAIL}",
     re.I,
@@ -253,7 +268,7 @@ _AT = (
     rf"(?:the\s+)?(?P<d3>{DURATION})(?:\s+mark)?"
 )
 _EXPLICIT = (
-    rf"\b(?:(?:run\s*)?duration|run\s*time|runtime|long[-\s]running|slow[-\s]run|warning)\s+(?:warning|alert"
+    rf"\b(?:(?:run\s*)?duration|run\s*time|runtime|long[-\s]running|slow[-\s]run|(?:duration\s+)?warning)\s+(?:warning|alert"
     rf"|threshold|notification)s?\s*(?:at|of|after|for|over|:|=|>|is|if\s+over)?\s*(?P<d2>{DURATION})"
     rf"|\bRUN_DURATION_SECONDS\s*(?:>|greater\s+than|GREATER_THAN)\s*(?P<n>\d+)\b"
 )
@@ -338,6 +353,8 @@ def _one(
     else:
         me = [requester_email] if re.search(r"\bme\b", verb.group(0), re.I) else []
         who, spans = _recipients(scan, verb.end(), requester_email)
+        if at and not who:  # "alert at 30m to ops@x.io": the recipients follow the threshold
+            who, spans = _recipients(scan, m.end(), requester_email, after_to=True)
         who = me + who
         said = scan.masked[min(verb.start(), m.start()) : max(verb.end(), m.end(), *(e for _, e, _ in spans))]
         if _OTHER_EVENTS.search(said):  # "e-mail me on failure or if it runs over 2h": read by notify too
@@ -414,7 +431,7 @@ def _recipients(
     who: list[str | None] = []
     spans: list[tuple[int, int, Entity | None]] = []
     if after_to:
-        to = re.match(r"\s*(?:to|for)\b", scan.masked[pos:], re.I)
+        to = re.match(r"\s*(?:(?:to|for)\b|->|→|=>|:)", scan.masked[pos:], re.I)
         if not to:
             return who, spans
         spans.append((pos, pos + to.end(), None))

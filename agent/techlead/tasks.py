@@ -331,8 +331,12 @@ def _paths(scan: Scan, notes: list[str]) -> list[Anchor]:
 def assign_keys(anchors: list[Anchor], taken: set[str]) -> None:
     """Task keys from basenames, unique and within [\\w\\-.]{1,100}."""
     used = set(taken)
-    for a in anchors:
+    for i, a in enumerate(anchors):
         if a.key:
+            continue
+        same = next((b for b in anchors[:i] if b.key and _same(a, b)), None)
+        if same is not None:  # the same source with the same settings named again: the same task
+            a.key = same.key
             continue
         key = re.sub(r"[^\w\-.]", "_", a.hint)[:100] or "task"
         candidate, n = key, 2
@@ -341,6 +345,10 @@ def assign_keys(anchors: list[Anchor], taken: set[str]) -> None:
             n += 1
         a.key = candidate
         used.add(candidate)
+
+
+def _same(a: Anchor, b: Anchor) -> bool:
+    return a.kind == b.kind and a.kind != "condition" and a.body == b.body and a.source == b.source
 
 
 def find_warehouses(scan: Scan) -> list[tuple[int, str]]:
