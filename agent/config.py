@@ -32,6 +32,7 @@ class Settings:
     emulator_data: Path
     user: str
     log_level: str
+    databricks_timeout: int = 20  # seconds one workspace call may take, retries included
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -52,11 +53,25 @@ class Settings:
             emulator_data=Path(env.get("JOBAGENT_EMULATOR_DATA", home / "emulator.json")),
             user=env.get("JOBAGENT_USER") or _login_name(),
             log_level=level,
+            databricks_timeout=_seconds(env, "JOBAGENT_DATABRICKS_TIMEOUT", 20),
         )
 
     @property
     def index_dir(self) -> Path:
         return self.home / "index"
+
+
+def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{name}={raw!r} must be a whole number of seconds (1 or more).")
+    return value
 
 
 def _login_name() -> str:
@@ -99,8 +114,17 @@ def open_workspace(settings: Settings, *, persist: bool = True) -> WorkspaceHand
         settings.workspace_mode == "auto" and databricks_configured()
     )
     if use_real:
+        from databricks.sdk.config import Config
+
         try:
-            client = WorkspaceClient()
+            # The SDK's defaults (60 s per request, 300 s of retries) make an unreachable workspace
+            # take minutes to report; jobagent waits `databricks_timeout` per call instead.
+            client = WorkspaceClient(
+                config=Config(
+                    retry_timeout_seconds=settings.databricks_timeout,
+                    http_timeout_seconds=settings.databricks_timeout,
+                )
+            )
         except ValueError as exc:
             raise ConfigError(
                 f"Databricks is not configured: {exc}. Set DATABRICKS_HOST and DATABRICKS_TOKEN, "

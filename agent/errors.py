@@ -58,3 +58,7 @@ class NeedsInput(JobAgentError):
     def __init__(self, questions: list[str]):
         super().__init__("\n".join(questions))
         self.questions = questions
+
+
+class CreateUncertain(WorkspaceError):
+    """A `jobs/create` got no answer: the job may or may not exist; the Worker looks before it resends."""

@@ -96,7 +96,7 @@ class FieldChange:
 class Step:
     """One planned (and later executed) action against the workspace."""
 
-    kind: Literal["create_job", "reset_job", "run_now"]
+    kind: Literal["create_job", "update_job", "reset_job", "run_now"]  # reset_job: older plans
     description: str
     status: Literal["pending", "done", "failed", "skipped"] = "pending"
     result: dict[str, Any] = field(default_factory=dict)

@@ -7,16 +7,25 @@ create that the SDK re-sent after a timeout is reconciled down to one job.
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from databricks.sdk.service.jobs import JobSettings
 
-from agent.diff import diff_settings, fingerprint, render_changes
-from agent.errors import IllegalTransition, JobAgentError, StalePlan, ValidationFailed, WorkspaceError
-from agent.models import APPLYABLE, Assignment, Plan, Step, TaskState
+from agent.diff import diff_settings, fingerprint, render_changes, update_for
+from agent.errors import (
+    CreateUncertain,
+    IllegalTransition,
+    JobAgentError,
+    StalePlan,
+    ValidationFailed,
+    WorkspaceError,
+)
+from agent.models import APPLYABLE, Assignment, FieldChange, Plan, Step, TaskState
 from agent.notes import NoteBook
 from agent.state import StateStore, TaskRecord, new_task_id, state_hint, utcnow
 from agent.validation import settings_problems, workspace_problems
@@ -24,6 +33,17 @@ from agent.workspace import TASK_TAG, Workspace
 
 log = logging.getLogger(__name__)
 OPEN_STATES = (TaskState.PLANNED, TaskState.NEEDS_INPUT)
+
+
+@dataclass
+class Remote:
+    """A job as the workspace has it: its settings, and its creator (whom it runs as by default)."""
+
+    settings: dict[str, Any]
+    owner: str | None = None
+
+    def changes(self, wanted: dict[str, Any]) -> list[FieldChange]:
+        return diff_settings(self.settings, wanted, self.owner)
 
 
 class Worker:
@@ -39,6 +59,7 @@ class Worker:
         """`policies` (e.g. Unity Catalog's PolicyChecker) has `.problems(settings) -> list[str]`."""
         self._workspace, self.store, self.notes = workspace, store, notes
         self.policies = policies
+        self.settle_seconds = 20.0  # how long to look for a job whose create got no answer
 
     @property
     def ws(self) -> Workspace:
@@ -112,9 +133,9 @@ class Worker:
         return self.store.update(record.id, plan=plan.to_dict(), fingerprint=plan.fingerprint)
 
     # -- phases --------------------------------------------------------------------------------
-    def validate(self, record: TaskRecord, *, check_workspace: bool = True) -> dict[str, Any] | None:
+    def validate(self, record: TaskRecord, *, check_workspace: bool = True) -> Remote | None:
         """Raise ValidationFailed with every problem in the settings and their prerequisites; return the
-        job's current settings for an update (None for a create)."""
+        job as it is now for an update (None for a create)."""
         settings = record.settings or {}
         problems = settings_problems(settings)
         shape_ok = not problems
@@ -128,7 +149,7 @@ class Worker:
                     f"Job {record.job_id} does not exist in {self.ws.label}; it cannot be updated."
                 )
             else:
-                remote = job.settings.as_dict() if job.settings else {}
+                remote = Remote(job.settings.as_dict() if job.settings else {}, job.creator_user_name)
         elif check_workspace and settings.get("name"):
             named = self.ws.jobs_named(settings["name"])
             others = sorted(j for j, tags in named.items() if tags.get(TASK_TAG) != record.id)
@@ -145,17 +166,25 @@ class Worker:
 
     def plan(self, record: TaskRecord, *, check_workspace: bool = True) -> Plan:
         remote = self.validate(record, check_workspace=check_workspace)
-        wanted = self.desired_settings(record, remote)
-        changes = diff_settings(remote, wanted)
+        wanted = self.desired_settings(record, remote.settings if remote else None)
+        changes = remote.changes(wanted) if remote else diff_settings(None, wanted)
         name = wanted.get("name", "")
         steps: list[Step] = []
         if record.action == "create":
             steps.append(Step("create_job", f'create job "{name}" (tagged {TASK_TAG}={record.id})'))
         elif changes:
-            steps.append(Step("reset_job", f'update job {record.job_id} "{name}" (all settings replaced)'))
+            call = update_for(changes, wanted).describe()
+            steps.append(Step("update_job", f'update job {record.job_id} "{name}" with jobs/update ({call})'))
         if record.meta.get("run_now"):
             steps.append(Step("run_now", "start a run of the job now"))
-        plan = Plan(record.action, record.job_id, name, steps, changes, fingerprint(remote))  # type: ignore[arg-type]
+        plan = Plan(
+            record.action,  # type: ignore[arg-type]
+            record.job_id,
+            name,
+            steps,
+            changes,
+            fingerprint(remote.settings if remote else None),
+        )
         plan.text = render_plan(record, plan)
         log.info("task %s planned: %s %s", record.id, plan.summary, [s.kind for s in steps])
         warning = not_acted_on(record.unused)
@@ -212,8 +241,10 @@ class Worker:
         try:
             remote = self.validate(record)
             resumed = any(step.status == "done" for step in plan.steps)  # the job changed by our own hand
-            if not resumed and fingerprint(remote) != plan.fingerprint:
-                raise StalePlan(task_id, record.job_id)
+            if not resumed and fingerprint(remote.settings if remote else None) != plan.fingerprint:
+                self._recognise_own_change(record, plan, remote)
+                done = [asdict(s) for s in plan.steps if s.status == "done"]
+                self.store.update(task_id, plan=plan.to_dict(), steps=done)
             job_id = record.job_id
             for i, step in enumerate(plan.steps):
                 if step.status == "done":
@@ -246,39 +277,94 @@ class Worker:
         self.notes.append(record.thread, "applied", task_id, f"{body}\n\nJob {job_id}: {url}".strip())
         return record
 
+    def _recognise_own_change(self, record: TaskRecord, plan: Plan, remote: Remote | None) -> None:
+        """The job changed since the plan: stale, unless it already is exactly what the plan makes (an
+        apply killed after its update landed, then resumed) — then that step is done, not redone."""
+        step = next((s for s in plan.steps if s.kind in ("update_job", "reset_job")), None)
+        if remote is None or step is None or remote.changes(self.desired_settings(record, remote.settings)):
+            raise StalePlan(record.id, record.job_id)
+        log.info(
+            "task %s: job %s already has the planned settings; not updating again", record.id, record.job_id
+        )
+        step.status, step.at, step.result = (
+            "done",
+            utcnow(),
+            {"job_id": record.job_id, "already_applied": True},
+        )
+
     def _execute(
-        self, record: TaskRecord, step: Step, job_id: int | None, remote: dict[str, Any] | None
+        self, record: TaskRecord, step: Step, job_id: int | None, remote: Remote | None
     ) -> int | None:
         """Run one step; `remote` is the job as validate just read it (None for a create)."""
         if step.kind == "create_job":
-            settings = JobSettings.from_dict(self.desired_settings(record, None))
-            name = settings.name or ""
-            found = self.ws.jobs_tagged(name, record.id)
-            if found:
-                step.result = {"job_id": found[0], "adopted": True}
-                log.info(
-                    "task %s: job %s was created by an earlier attempt; adopting it", record.id, found[0]
-                )
-                return found[0]
-            new_id = self.ws.create_job(settings)
-            tagged = self.ws.jobs_tagged(name, record.id)
-            for extra in [j for j in tagged if j != min(tagged, default=new_id)]:
-                log.warning("task %s: removing duplicate job %s left by a retried create", record.id, extra)
-                self.ws.delete_job(extra)
-            job_id = min(tagged, default=new_id)
-            step.result = {"job_id": job_id}
-            log.info("task %s: created job %s", record.id, job_id)
-            return job_id
-        if step.kind == "reset_job":
-            settings = JobSettings.from_dict(self.desired_settings(record, remote or {}))
-            self.ws.reset_job(int(job_id or 0), settings)
-            step.result = {"job_id": job_id}
+            return self._create(record, step)
+        if step.kind in ("update_job", "reset_job"):  # reset_job: plans recorded before jobs/update
+            wanted = self.desired_settings(record, remote.settings if remote else {})
+            changes = remote.changes(wanted) if remote else []
+            update = update_for(changes, wanted)
+            self.ws.update_job(int(job_id or 0), update.new_settings, update.fields_to_remove)
+            step.result = {"job_id": job_id, "call": "jobs/update", "changed": update.describe()}
+            self._check_result(record, step, int(job_id or 0), wanted)
             return job_id
         if step.kind == "run_now":
             run_id = self.ws.run_now(int(job_id or 0), idempotency_token=f"{record.id}-run")
             step.result = {"run_id": run_id}
             return job_id
         raise ValueError(f"unknown step {step.kind}")
+
+    def _create(self, record: TaskRecord, step: Step) -> int:
+        """Create the job once: adopt one an earlier attempt made, and after a create that got no
+        answer, look for it (until `settle_seconds`) rather than send a second one."""
+        wanted = self.desired_settings(record, None)
+        name = wanted.get("name") or ""
+        found = self.ws.jobs_tagged(name, record.id)
+        if found:
+            log.info("task %s: job %s was created by an earlier attempt; adopting it", record.id, found[0])
+            step.result = {"job_id": found[0], "adopted": True}
+            return found[0]
+        try:
+            job_id = self.ws.create_job(JobSettings.from_dict(wanted))
+        except CreateUncertain as exc:
+            found = self._await_tagged(name, record.id)
+            if not found:
+                raise WorkspaceError(
+                    f"{exc} It did not appear within {self.settle_seconds:g} s. Apply again in a minute: "
+                    "jobagent adopts the job if it was created, and creates it only if it was not."
+                ) from exc
+            job_id = found[0]
+        step.result = {"job_id": job_id}
+        log.info("task %s: created job %s", record.id, job_id)
+        self._check_result(record, step, job_id, wanted)
+        return job_id
+
+    def _await_tagged(self, name: str, task_id: str) -> list[int]:
+        deadline = time.monotonic() + self.settle_seconds
+        while True:
+            found = self.ws.jobs_tagged(name, task_id)
+            if found or time.monotonic() >= deadline:
+                return found
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    def _check_result(self, record: TaskRecord, step: Step, job_id: int, wanted: dict[str, Any]) -> None:
+        """Read the job back: what Databricks stored must be what the plan showed; any difference is
+        recorded on the step and in the note, never passed over."""
+        job = self.ws.get_job(job_id)
+        if job is None:
+            return
+        stored = Remote(job.settings.as_dict() if job.settings else {}, job.creator_user_name)
+        differs = [
+            f"{c.path}: planned {_shown(c.new)}, stored {_shown(c.old)}" for c in stored.changes(wanted)
+        ]
+        if differs:
+            step.result["differs_from_plan"] = differs
+            log.warning("task %s: job %s differs from the plan: %s", record.id, job_id, differs)
+            self.notes.append(
+                record.thread,
+                "applied differently",
+                record.id,
+                "Databricks stored the job differently from the plan (read back after the change):\n"
+                + "\n".join(f"- {line}" for line in differs),
+            )
 
     def _fail(self, task_id: str, exc: Exception, *, phase: str) -> TaskRecord:
         record = self.store.transition(task_id, TaskState.FAILED, error=str(exc))
@@ -322,6 +408,10 @@ def render_plan(record: TaskRecord, plan: Plan) -> str:
     lines += [f"  {i}. {s.description}" for i, s in enumerate(plan.steps, 1)] or ["  (none)"]
     lines += ["", plan.summary]
     return "\n".join(lines)
+
+
+def _shown(value: Any) -> str:
+    return "(unset)" if value is None else json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _quote(text: str) -> str:

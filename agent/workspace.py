@@ -6,20 +6,25 @@ It also turns the SDK's typed errors into `WorkspaceError`s whose messages say w
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from functools import cached_property
 from typing import Any, TypeVar
 
 from databricks.sdk import WorkspaceClient
 from databricks.sdk import errors as dbx
+from databricks.sdk.retries import retried
 from databricks.sdk.service.jobs import Job, JobSettings
 
-from agent.errors import WorkspaceError
+from agent.errors import CreateUncertain, WorkspaceError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TASK_TAG = "jobagent_task"  # tag put on every job the agent creates, so a retry finds it
+PAGED_ARRAYS = ("tasks", "job_clusters", "environments", "parameters")  # jobs/get pages these by 100
+UNREACHABLE_MEMORY = 30.0  # seconds an unreachable workspace fails fast before it is tried again
 
 
 def explain(exc: Exception, doing: str) -> WorkspaceError:
@@ -50,16 +55,31 @@ class Workspace:
     def __init__(self, client: WorkspaceClient, label: str = ""):
         self.client = client
         self.label = label or client.config.host
+        self._down: tuple[float, WorkspaceError] | None = None  # (until, error) after it was unreachable
 
     def _call(self, doing: str, fn: Callable[[], T]) -> T:
+        """Run one SDK call, turning its errors into messages; once the workspace proved unreachable,
+        later calls fail at once for a while instead of each waiting out the SDK's retry budget."""
+        if self._down and self._down[0] > time.monotonic():
+            raise self._down[1]
         try:
             return fn()
         except dbx.DatabricksError as exc:
             log.warning("workspace call failed while %s: %s", doing, type(exc).__name__)
             raise explain(exc, doing) from exc
         except (TimeoutError, ConnectionError, OSError) as exc:
+            if isinstance(exc.__cause__, dbx.DatabricksError):  # e.g. throttled until the budget ran out
+                raise explain(exc.__cause__, doing) from exc
             log.warning("workspace unreachable while %s: %s", doing, type(exc).__name__)
-            raise explain(exc, doing) from exc
+            budget = self.client.config.retry_timeout_seconds or 300
+            error = WorkspaceError(
+                f"Databricks at {self.host or '(no host)'} did not answer while {doing} "
+                f"(gave up after about {budget} s). Check DATABRICKS_HOST, your network (VPN, proxy, "
+                "firewall) and that the workspace is running, then try again; JOBAGENT_DATABRICKS_TIMEOUT "
+                "sets how long to wait."
+            )
+            self._down = (time.monotonic() + UNREACHABLE_MEMORY, error)
+            raise error from exc
 
     @property
     def host(self) -> str:
@@ -70,16 +90,29 @@ class Workspace:
 
     # -- jobs --------------------------------------------------------------------------------------
     def get_job(self, job_id: int) -> Job | None:
+        """The whole job: `jobs/get` returns 100 items of each array per page, the rest on later pages
+        (arrays with nothing more are empty there), so pages are read until none is left."""
+        return self._call(f"reading job {job_id}", lambda: self._read_job(job_id))
+
+    def _read_job(self, job_id: int) -> Job | None:
         try:
-            return self.client.jobs.get(job_id)
+            job = self.client.jobs.get(job_id)
+            token = job.next_page_token
+            while token and job.settings:
+                page = self.client.jobs.get(job_id, page_token=token)
+                for name in PAGED_ARRAYS:
+                    more = getattr(page.settings, name, None) if page.settings else None
+                    if more:
+                        setattr(job.settings, name, (getattr(job.settings, name) or []) + more)
+                token = page.next_page_token
+            job.next_page_token = None
+            return job
         except dbx.NotFound:
             return None
         except dbx.InvalidParameterValue as exc:
             if "does not exist" in str(exc):
                 return None
-            raise explain(exc, f"reading job {job_id}") from exc
-        except dbx.DatabricksError as exc:
-            raise explain(exc, f"reading job {job_id}") from exc
+            raise
 
     def jobs_named(self, name: str) -> dict[int, dict[str, str]]:
         """Jobs with exactly this name, as {job_id: tags} (one paginated list call)."""
@@ -98,12 +131,53 @@ class Workspace:
         return sorted(j for j, tags in self.jobs_named(name).items() if tags.get(TASK_TAG) == task_id)
 
     def create_job(self, settings: JobSettings) -> int:
+        """Send `jobs/create` at most once per answer we could not read.
+
+        The SDK re-sends a request that timed out or lost its connection; for a create that can make
+        two jobs when the first one lands late, and `jobs/create` has no idempotency token. So the
+        create goes through a copy of the client whose retry budget is spent by the first attempt,
+        and only refusals that prove nothing was created (429, 503) are retried here; anything else
+        raises CreateUncertain and the Worker looks for the job before it ever sends another create.
+        """
         body = settings.as_dict()
-        resp = self._call(f"creating job {settings.name!r}", lambda: self.client.jobs.create(**_kwargs(body)))
-        return int(resp.job_id)
+        doing = f"creating job {settings.name!r}"
+
+        def send() -> int:
+            return int(self._send_once.jobs.create(**_kwargs(body)).job_id)
+
+        budget = timedelta(seconds=self.client.config.retry_timeout_seconds or 300)
+        try:
+            return retried(is_retryable=_refused_unprocessed, timeout=budget)(send)()
+        except dbx.DatabricksError as exc:
+            raise explain(exc, doing) from exc
+        except (TimeoutError, ConnectionError, OSError) as exc:
+            cause = exc.__cause__
+            if isinstance(cause, dbx.DatabricksError):  # throttled until the budget ran out
+                raise explain(cause, doing) from exc
+            raise CreateUncertain(
+                f"Databricks did not answer in time while {doing}; the job may still be created. "
+                "Nothing was sent again."
+            ) from exc
+
+    @cached_property
+    def _send_once(self) -> WorkspaceClient:
+        config = self.client.config.copy()
+        config.retry_timeout_seconds = 1  # the SDK reads 0 as its 300 s default; 1 s ends after one try
+        return WorkspaceClient(config=config)
 
     def reset_job(self, job_id: int, settings: JobSettings) -> None:
         self._call(f"updating job {job_id}", lambda: self.client.jobs.reset(job_id, settings))
+
+    def update_job(self, job_id: int, new_settings: dict[str, Any], fields_to_remove: list[str]) -> None:
+        """A partial `jobs/update`: fields it does not name stay exactly as they are on the job."""
+        self._call(
+            f"updating job {job_id}",
+            lambda: self.client.jobs.update(
+                job_id,
+                new_settings=JobSettings.from_dict(new_settings) if new_settings else None,
+                fields_to_remove=fields_to_remove or None,
+            ),
+        )
 
     def delete_job(self, job_id: int) -> None:
         self._call(f"deleting job {job_id}", lambda: self.client.jobs.delete(job_id))
@@ -120,15 +194,10 @@ class Workspace:
         candidates = [path]
         if path.startswith("/Workspace/"):
             candidates.append(path[len("/Workspace") :])
-        for candidate in candidates:
-            try:
-                self.client.workspace.get_status(candidate)
-                return True
-            except dbx.NotFound:
-                continue
-            except dbx.DatabricksError as exc:
-                raise explain(exc, f"checking that {path} exists") from exc
-        return False
+        return any(
+            self._exists(f"checking that {path} exists", lambda c=c: self.client.workspace.get_status(c))
+            for c in candidates
+        )
 
     @cached_property
     def node_types(self) -> set[str]:
@@ -148,16 +217,26 @@ class Workspace:
             f"looking up SQL warehouse {warehouse_id}", lambda: self.client.warehouses.get(warehouse_id)
         )
 
-    @staticmethod
-    def _exists(doing: str, get: Callable[[], Any]) -> bool:
+    def _exists(self, doing: str, get: Callable[[], Any]) -> bool:
         """Databricks answers an unknown id with 404 or with 400 "… does not exist": both mean no."""
-        try:
-            get()
-            return True
-        except (dbx.NotFound, dbx.InvalidParameterValue):
-            return False
-        except dbx.DatabricksError as exc:
-            raise explain(exc, doing) from exc
+
+        def probe() -> bool:
+            try:
+                get()
+                return True
+            except (dbx.NotFound, dbx.InvalidParameterValue):
+                return False
+
+        return self._call(doing, probe)
+
+
+def _refused_unprocessed(err: BaseException) -> str | None:
+    """Retry a create only when the service said it did not process it (429 / 503, as the SDK's own
+    client raises them once its one-try budget is spent)."""
+    cause = err.__cause__ if isinstance(err, TimeoutError) else err
+    if isinstance(cause, dbx.TooManyRequests | dbx.TemporarilyUnavailable):
+        return "refused before processing"
+    return None
 
 
 def _kwargs(body: dict[str, Any]) -> dict[str, Any]:
