@@ -41,6 +41,7 @@ class _Spec:
     dow_any: bool = False  # `?` in day-of-week: the day-of-month field decides
     dom_last_offsets: set[int] = field(default_factory=set)  # L (0) and L-n (n)
     dom_last_weekday: bool = False  # LW
+    dom_last_offset_weekday: set[int] = field(default_factory=set)  # L-nW
     dom_nearest_weekday: set[int] = field(default_factory=set)  # nW
     dow_last: set[int] = field(default_factory=set)  # nL: last such weekday of the month
     dow_nth: set[tuple[int, int]] = field(default_factory=set)  # n#m: m-th such weekday
@@ -103,6 +104,7 @@ def _parse(expr: str) -> _Spec:
     spec = _Spec(fields=[set() for _ in range(7)])
     for index, text in enumerate(parts):
         text = text.upper()
+        _check_lists(index, text)
         if text == "?":
             if index == 3:
                 spec.dom_any = True
@@ -121,6 +123,30 @@ def _parse(expr: str) -> _Spec:
             + (" (not both)" if spec.dom_any else ", e.g. '0 0 2 * * ?' or '0 30 6 ? * MON-FRI'")
         )
     return spec
+
+
+def _check_lists(index: int, text: str) -> None:
+    """Combinations Quartz's CronExpression refuses before it reads the values of a field.
+
+    Source: Quartz 2.x `CronExpression.buildExpression` (the checks added for QUARTZ-640): an `L` in
+    day-of-month or day-of-week may not share the field with other values, and day-of-week may hold
+    only one `n#m`. The class documentation says the same ("3#1,6#3" is not valid).
+    """
+    if index == 3 and "L" in text and "," in text:
+        raise QuartzError(
+            f"'L' (last day: L, LW, L-n) cannot be combined with other days in day-of-month {text!r}; "
+            "Quartz does not support it"
+        )
+    if index == 5 and "L" in text and "," in text:
+        raise QuartzError(
+            f"'L' (last weekday of the month, e.g. 6L) cannot be combined with other days in "
+            f"day-of-week {text!r}; Quartz does not support it"
+        )
+    if index == 5 and text.count("#") > 1:
+        raise QuartzError(
+            f"only one 'n#m' (m-th weekday of the month) is allowed in day-of-week {text!r}; "
+            "Quartz does not support several"
+        )
 
 
 def _parse_item(spec: _Spec, index: int, item: str) -> None:
@@ -185,11 +211,14 @@ def _parse_dom_special(spec: _Spec, item: str) -> bool:
         spec.dom_last_offsets.add(0)
     elif item == "LW":
         spec.dom_last_weekday = True
-    elif m := re.fullmatch(r"L-(\d+)", item):
+    elif m := re.fullmatch(r"L-(\d+)(W?)", item):
         offset = int(m.group(1))
-        if offset > 30:
+        if offset > 30:  # Quartz: "Offset from last day must be <= 30"
             raise QuartzError(f"offset in {item!r} must be 0-30 days before the last day")
-        spec.dom_last_offsets.add(offset)
+        if m.group(2):  # L-nW: the weekday nearest to the n-th day before the last (Quartz 2.x)
+            spec.dom_last_offset_weekday.add(offset)
+        else:
+            spec.dom_last_offsets.add(offset)
     elif m := re.fullmatch(r"(\d+)W", item):
         day = int(m.group(1))
         if not 1 <= day <= 31:
@@ -267,6 +296,11 @@ def _day_matches(spec: _Spec, d: date) -> bool:
         if d.day in spec.fields[3] or (last - d.day) in spec.dom_last_offsets:
             return True
         if spec.dom_last_weekday and d == _nearest_weekday(d.year, d.month, last):
+            return True
+        if any(
+            last - n >= 1 and d == _nearest_weekday(d.year, d.month, last - n)
+            for n in spec.dom_last_offset_weekday
+        ):
             return True
         return any(n <= last and d == _nearest_weekday(d.year, d.month, n) for n in spec.dom_nearest_weekday)
     dow = (d.weekday() + 1) % 7 + 1  # Python Monday=0 -> Quartz MON=2, SUN=1

@@ -18,6 +18,10 @@ VALID = [
     "0 0 12 L-3 * ?",
     "0 0 12 LW * ?",
     "0 0 12 15W * ?",
+    "0 0 12 L-2W * ?",
+    "0 0 2 ? * L",
+    "0 0 2 ? * 2#1",
+    "0 0 2 ? * FRIL",
     "0 0 9 ? * 6L",
     "0 0 9 ? * MON#2",
     "0 0 9 ? JAN,JUL 1",
@@ -49,6 +53,16 @@ INVALID = [
     ("0 0 2 * * ? 2031-2029", "backwards"),
     ("0 ? 2 * * *", "only allowed in day-of-month or day-of-week"),
     ("0 0 2 1,,2 * ?", "empty value"),
+    # Quartz's own parser refuses these (CronExpression.buildExpression, QUARTZ-640)
+    ("0 0 2 ? * 2L,3", "'L' (last weekday of the month, e.g. 6L) cannot be combined"),
+    ("0 0 2 ? * SAT,SUN,L", "cannot be combined with other days in day-of-week"),
+    ("0 0 2 ? * 2#1,4#3", "only one 'n#m'"),
+    ("0 0 2 L,15 * ?", "cannot be combined with other days in day-of-month"),
+    ("0 0 2 1,LW * ?", "cannot be combined with other days in day-of-month"),
+    ("0 0 2 L-31 * ?", "offset"),
+    ("0 0 2 32W * ?", "out of range 1-31"),
+    ("0 0 2 ? * 0L", "out of range 1-7"),
+    ("0 0 2 ? * 2#0", "week number"),
 ]
 
 
@@ -106,6 +120,10 @@ def test_special_day_forms():
     # 31 May 2026 is a Sunday: the last weekday is Friday the 29th.
     assert next_fire_times("0 0 9 LW * ?", "UTC", 1, utc(2026, 5, 20))[0].date().isoformat() == "2026-05-29"
     assert next_fire_times("0 0 9 L-2 * ?", "UTC", 1, utc(2026, 4, 1))[0].date().isoformat() == "2026-04-28"
+    # L-2W in May 2026: L-2 is the 29th, a Friday, so it fires on the 29th.
+    assert next_fire_times("0 0 9 L-2W * ?", "UTC", 1, utc(2026, 5, 20))[0].date().isoformat() == "2026-05-29"
+    # In August 2026 L-2 is Saturday the 29th: the nearest weekday is Friday the 28th.
+    assert next_fire_times("0 0 9 L-2W * ?", "UTC", 1, utc(2026, 8, 1))[0].date().isoformat() == "2026-08-28"
 
 
 def test_daylight_saving_in_berlin():

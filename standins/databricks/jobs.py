@@ -19,6 +19,7 @@ from standins.databricks.errors import invalid, malformed
 from standins.databricks.job_validation import validate_settings
 from standins.databricks.params import Request, as_int, type_name
 from standins.databricks.run_view import render_run
+from standins.databricks.schema import read_settings
 from standins.databricks.state import Store, now_ms
 
 PAGE = 100  # array items per jobs/get page
@@ -81,7 +82,10 @@ def _queue_default(req: Request) -> bool:
 
 
 def create(store: Store, req: Request) -> dict[str, Any]:
-    settings = {k: v for k, v in req.body.items() if k not in ("access_control_list", "format")}
+    # The body is the job settings plus access_control_list (applied as permissions, never stored);
+    # `format` is the service's to set; anything else unknown is dropped (see schema.read_settings).
+    body = {k: v for k, v in req.body.items() if k not in ("access_control_list", "format")}
+    settings = read_settings(body)
     validate_settings(settings)
     job_id = store.next_id("job")
     store.data["jobs"][str(job_id)] = {
@@ -157,6 +161,7 @@ def reset(store: Store, req: Request) -> dict[str, Any]:
     job = _job(store, req)
     new = _settings_arg(req, "new_settings", required=True)
     new.pop("format", None)
+    new = read_settings(new)
     validate_settings(new)
     job["settings"] = with_defaults(new, job["run_as_user_name"], _queue_default(req))
     store.mark_dirty()
@@ -167,6 +172,7 @@ def update(store: Store, req: Request) -> dict[str, Any]:
     job = _job(store, req)
     new = _settings_arg(req, "new_settings", required=False) or {}
     new.pop("format", None)
+    new = read_settings(new)
     removals = req.body.get("fields_to_remove") or []
     if not isinstance(removals, list) or not all(isinstance(f, str) for f in removals):
         raise malformed("Could not parse request object: fields_to_remove must be an array of strings")

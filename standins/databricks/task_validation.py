@@ -11,7 +11,9 @@ from standins.databricks.validation_common import (
     KEY_PATTERN,
     check_cluster_spec,
     check_emails,
+    check_health,
     check_types,
+    check_webhooks,
     non_negative,
 )
 
@@ -55,22 +57,8 @@ REQUIRED_FIELDS = {
     "sql_task": ("warehouse_id",),
     "dbt_task": ("commands",),
 }
-RUN_IF = {
-    "ALL_SUCCESS",
-    "ALL_DONE",
-    "NONE_FAILED",
-    "AT_LEAST_ONE_SUCCESS",
-    "ALL_FAILED",
-    "AT_LEAST_ONE_FAILED",
-}
-CONDITION_OPS = {
-    "EQUAL_TO",
-    "NOT_EQUAL",
-    "GREATER_THAN",
-    "GREATER_THAN_OR_EQUAL",
-    "LESS_THAN",
-    "LESS_THAN_OR_EQUAL",
-}
+# Enum values (run_if, condition_task.op, notebook/python/sql file source, ...) are checked against
+# the SDK's Enum classes by schema.read_settings before these rules run.
 TASK_TYPES_OF_FIELDS: dict[str, type | tuple[type, ...]] = {
     "task_key": str,
     "description": str,
@@ -170,14 +158,14 @@ def check_task(task: Any, where: str, cluster_keys: set[str], env_keys: set[str]
             raise invalid(f"The task dependencies form a cycle: {key} → {key}.")
         if dep.get("outcome") not in (None, "true", "false"):
             raise invalid(f"Task {key!r}: depends_on outcome must be 'true' or 'false'.")
-    if task.get("run_if") is not None and task["run_if"] not in RUN_IF:
-        raise invalid(f"Task {key!r}: run_if must be one of {', '.join(sorted(RUN_IF))}.")
     retries = task.get("max_retries")
     if retries is not None and retries < -1:
         raise invalid(f"Task {key!r}: max_retries must be -1 (retry forever) or more, got {retries}.")
     non_negative(task, "min_retry_interval_millis", f"Task {key!r}: ")
     non_negative(task, "timeout_seconds", f"Task {key!r}: ")
     check_emails(task.get("email_notifications"), f"tasks[{key}].email_notifications")
+    check_webhooks(task.get("webhook_notifications"), f"tasks[{key}].webhook_notifications")
+    check_health(task.get("health"), f"tasks[{key}].health")
     for i, lib in enumerate(task.get("libraries") or []):
         if not isinstance(lib, dict) or len([v for v in lib.values() if v]) != 1:
             raise invalid(
@@ -198,8 +186,6 @@ def _check_task_body(
             raise malformed(f"Could not parse request object: {kind}.{field} must be a string")
         from_git = body.get("source") == "GIT" or (git and body.get("source") != "WORKSPACE")
         is_uri = re.match(r"^[a-z0-9]+:/", path) is not None
-        if body.get("source") not in (None, "GIT", "WORKSPACE"):
-            raise invalid(f"Task {key!r}: {kind}.source must be WORKSPACE or GIT.")
         if body.get("source") == "GIT" and not git:
             raise invalid(f"Task {key!r} uses source GIT but the job has no git_source.")
         if not from_git and not is_uri and not path.startswith("/"):
@@ -221,8 +207,6 @@ def _check_task_body(
             raise invalid(f"Task {key!r}: dbt_task needs 1-10 commands, each starting with 'dbt'.")
     elif kind == "run_job_task":
         as_int(body["job_id"], "run_job_task.job_id")
-    elif kind == "condition_task" and body["op"] not in CONDITION_OPS:
-        raise invalid(f"Task {key!r}: condition_task.op must be one of {', '.join(sorted(CONDITION_OPS))}.")
     elif kind == "for_each_task":
         inner = body["task"]
         if isinstance(inner, dict) and inner.get("for_each_task") is not None:
