@@ -56,8 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--run-now", action="store_true", help="also start a run after applying")
     plan.add_argument(
         "--check",
-        action="store_true",
-        help="check the workspace now (paths, node types, name free); always done at apply",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="check the workspace now: notebooks and files exist, node types and Spark versions are "
+        "available, the name is free (default); --no-check plans a new job offline and leaves those "
+        "checks to apply",
     )
     plan.add_argument("--by", help="who is asking (default: $JOBAGENT_USER or your login)")
     plan.add_argument("--json", action="store_true", help="print one JSON object instead of text")

@@ -186,6 +186,11 @@ class Worker:
             fingerprint(remote.settings if remote else None),
         )
         plan.text = render_plan(record, plan)
+        if not check_workspace:
+            plan.text += (
+                "\nWorkspace not checked yet (planned offline): apply first checks that the notebooks "
+                "and files exist, the node types and Spark versions are available and the name is free."
+            )
         log.info("task %s planned: %s %s", record.id, plan.summary, [s.kind for s in steps])
         warning = not_acted_on(record.unused)
         self.notes.append(

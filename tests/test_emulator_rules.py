@@ -144,6 +144,9 @@ def python_on_env(**env_spec: Any) -> Callable[[dict], None]:
     )
 
 
+# With a git_source, a notebook without `source` comes from git; this one stays in the workspace.
+WORKSPACE_NB = task(notebook_task={"notebook_path": NOTEBOOK, "source": "WORKSPACE"})
+
 CONDITION = {
     "task_key": "check",
     "condition_task": {"op": "EQUAL_TO", "left": "{{job.parameters.env}}", "right": "prod"},
@@ -174,6 +177,19 @@ INVALID = "INVALID_PARAMETER_VALUE"
 MALFORMED = "MALFORMED_REQUEST"
 
 REFUSED = [
+    Bad(
+        "git-notebook-absolute",
+        both(top(git_source=GIT), task(notebook_task={"notebook_path": NOTEBOOK, "source": "GIT"})),
+        "must be relative",
+    ),
+    Bad(
+        "git-python-file-absolute",
+        both(
+            top(git_source=GIT),
+            task(spark_python_task={"python_file": "/etl/run.py"}, notebook_task=None),
+        ),
+        "must be relative",
+    ),
     # 1. Quartz cron (agent/quartz.py, after Quartz's CronExpression.buildExpression)
     Bad(
         "cron-L-with-other-weekdays",
@@ -470,10 +486,13 @@ ACCEPTED = [
     ("cron-weekday-nearest-to-third-last-day", cron("0 0 2 L-2W * ?")),
     ("cron-last-weekday", cron("0 0 2 LW * ?")),
     # near 2: the provider is case-insensitive (GitSource docstring; "github" recorded accepted)
-    ("git-provider-lower-case", top(git_source={**GIT, "git_provider": "github"})),
+    ("git-provider-lower-case", both(top(git_source={**GIT, "git_provider": "github"}), WORKSPACE_NB)),
     (
         "git-commit-only",
-        top(git_source={"git_url": GIT["git_url"], "git_provider": "gitLab", "git_commit": "4f2a9c1"}),
+        both(
+            top(git_source={"git_url": GIT["git_url"], "git_provider": "gitLab", "git_commit": "4f2a9c1"}),
+            WORKSPACE_NB,
+        ),
     ),
     ("git-relative-notebook", both(top(git_source=GIT), task(notebook_task={"notebook_path": "etl/ingest"}))),
     # near 3

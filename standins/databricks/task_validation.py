@@ -190,6 +190,13 @@ def _check_task_body(
             raise invalid(f"Task {key!r} uses source GIT but the job has no git_source.")
         if not from_git and not is_uri and not path.startswith("/"):
             raise invalid(f"Task {key!r}: {kind}.{field} must be an absolute workspace path, got {path!r}.")
+        # SDK docstrings of NotebookTask.notebook_path and SparkPythonTask.python_file: "For notebooks
+        # [files] stored in a remote repository, the path must be relative."
+        if from_git and path.startswith("/"):
+            raise invalid(
+                f"Task {key!r}: {kind}.{field} comes from the git repository, so it must be relative to "
+                f"the repository root, got {path!r}."
+            )
     elif kind == "sql_task":
         parts = [p for p in ("query", "file", "dashboard", "alert") if body.get(p)]
         if len(parts) != 1:
