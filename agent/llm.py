@@ -19,6 +19,7 @@ from databricks.sdk.service.jobs import JobSettings
 
 from agent.errors import ConfigError, JobAgentError
 from agent.llm_schema import answer_schema
+from agent.specfile import canonical
 from agent.validation import settings_problems, unknown_fields
 
 log = logging.getLogger(__name__)
@@ -229,7 +230,7 @@ def parse_answer(content: str) -> tuple[LLMAnswer, list[str]]:
     if not isinstance(answer.settings, dict):
         return answer, ["job_settings must be an object"]
     try:
-        parsed = JobSettings.from_dict(answer.settings).as_dict()
+        parsed = JobSettings.from_dict(canonical(answer.settings)).as_dict()
     except (TypeError, ValueError, AttributeError) as exc:
         return answer, [f"job_settings has the wrong shape: {exc}"]
     problems = unknown_fields(answer.settings, parsed) + settings_problems(parsed)

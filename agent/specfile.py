@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from databricks.sdk.service.jobs import JobSettings
+from databricks.sdk.service.jobs import GitProvider, JobSettings
 
 from agent.errors import ValidationFailed
 from agent.models import Assignment
@@ -35,7 +35,19 @@ def load_spec(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def canonical(raw: dict[str, Any]) -> dict[str, Any]:
+    """Spell values the API reads without regard to case the way the SDK's enums do, or
+    `JobSettings.from_dict` would drop them: `git_provider` "github" is the SDK's "gitHub"
+    (GitSource.git_provider: "The value is case insensitive")."""
+    git = raw.get("git_source")
+    if isinstance(git, dict) and isinstance(git.get("git_provider"), str):
+        by_case = {p.value.lower(): p.value for p in GitProvider}
+        git["git_provider"] = by_case.get(git["git_provider"].lower(), git["git_provider"])
+    return raw
+
+
 def assignment_from_spec(raw: dict[str, Any], job_id: int | None = None) -> Assignment:
+    raw = canonical(raw)
     settings = JobSettings.from_dict(raw)
     problems = unknown_fields(raw, settings.as_dict())
     if problems:

@@ -325,6 +325,7 @@ def test_reactions_are_stored_as_feedback(bot, runtime, slack):
     ts, task = bot.plan()
     plan_ts = task.meta["slack_ts"]
     bot.send.reaction(BOB, "+1::skin-tone-3", channel=CHANNEL, ts=plan_ts)
+    bot.services.activity.wait("reaction", 1)  # events are handled concurrently: keep add before remove
     bot.send.reaction(BOB, "+1", channel=CHANNEL, ts=plan_ts, added=False)
     bot.send.reaction(BOB, "tada", channel=CHANNEL, ts=plan_ts)  # not feedback
     bot.send.reaction(BOB, "-1", channel=CHANNEL, ts=ts, item_user=ALICE)  # not the bot's message

@@ -313,6 +313,32 @@ REFUSED = [
     ),
     Bad("enum-run-if", task(run_if="ALL_SUCCES"), "tasks[0].run_if must be one of: "),
     Bad("enum-run-if-not-a-string", task(run_if=5), "tasks[0].run_if must be a string", MALFORMED),
+    # A JSON value of the wrong shape is a parse error, never a 500 (SDK types: ClusterSpec.autoscale
+    # is an object, spark_version a string, ForEachTask.concurrency an integer, base_parameters a map).
+    Bad(
+        "shape-autoscale-number",
+        cluster(num_workers=None, autoscale=1),
+        "autoscale must be an object",
+        MALFORMED,
+    ),
+    Bad(
+        "shape-spark-version-object",
+        cluster(spark_version={"v": 15}),
+        "spark_version must be a str",
+        MALFORMED,
+    ),
+    Bad(
+        "shape-base-parameters-string",
+        task(notebook_task={"notebook_path": NOTEBOOK, "base_parameters": "env=prod"}),
+        "base_parameters must be an object",
+        MALFORMED,
+    ),
+    Bad(
+        "shape-spark-conf-list-single-node",
+        cluster(num_workers=0, spark_conf=["spark.master", "local[*]"]),
+        "spark_conf must be an object",
+        MALFORMED,
+    ),
     Bad(
         "enum-schedule-pause-status",
         top(schedule={**base()["schedule"], "pause_status": "PAUSE"}),

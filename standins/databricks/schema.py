@@ -72,20 +72,20 @@ def _read(value: Any, tp: Any, path: str, name_path: str) -> Any:
     origin = typing.get_origin(tp)
     if origin is list:
         if not isinstance(value, list):
-            return value  # the validators report wrong JSON types
+            raise _wrong(path, "an array", value)
         (item_tp,) = typing.get_args(tp)
         out = [_read(v, _unwrap(item_tp), f"{path}[{i}]", name_path) for i, v in enumerate(value)]
         return [v for v in out if v is not _DROP]
     if origin is dict:
         if not isinstance(value, dict):
-            return value
+            raise _wrong(path, "an object", value)
         item_tp = _unwrap(typing.get_args(tp)[1])
         return {k: _read(v, item_tp, _join(path, str(k)), name_path) for k, v in value.items()}
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _read_enum(value, tp, path, name_path)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
-            return value
+            raise _wrong(path, "an object", value)
         known = _fields(tp)
         out = {}
         for key, item in value.items():
@@ -95,7 +95,17 @@ def _read(value: Any, tp: Any, path: str, name_path: str) -> Any:
             if read is not _DROP:
                 out[key] = read
         return out
+    if tp in (str, int, float, bool) and isinstance(value, dict | list):
+        raise _wrong(path, f"a {tp.__name__}", value)  # a JSON object or array where one value belongs
+    if tp is int and isinstance(value, bool):
+        raise _wrong(path, "an integer", value)
     return value
+
+
+def _wrong(path: str, wanted: str, value: Any) -> Exception:
+    """What the service's JSON reader says when a value has the wrong shape (MALFORMED_REQUEST, as the
+    existing type checks in validation_common word it)."""
+    return malformed(f"Could not parse request object: {path} must be {wanted}, got {type_name(value)}")
 
 
 def _read_enum(value: Any, cls: type[enum.Enum], path: str, name_path: str) -> Any:
