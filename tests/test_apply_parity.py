@@ -142,15 +142,16 @@ def test_read_back_difference_is_recorded_never_passed_over(runtime, emulator, j
     assert "stored the job differently from the plan" in runtime.notes.read(record.thread)
 
 
+def approved_update(rt, job_id: int, **fields):
+    """An approved, not yet applied, update of the BASE job with these top-level fields changed."""
+    wanted = copy.deepcopy(BASE) | fields
+    assignment = Assignment(settings=JobSettings.from_dict(wanted), action="update", job_id=job_id)
+    record = rt.worker.submit(assignment, request="spec", requester="alice", thread=f"T-{job_id}-{fields}")
+    return rt.worker.approve(record.id, by="bob")
+
+
 def test_resume_recognises_its_own_update_after_a_crash(runtime, emulator, job):
-    wanted = copy.deepcopy(BASE) | {"max_concurrent_runs": 3}
-    record = runtime.worker.submit(
-        Assignment(settings=JobSettings.from_dict(wanted), action="update", job_id=job.job_id),
-        request="spec",
-        requester="alice",
-        thread="T2",
-    )
-    runtime.worker.approve(record.id, by="bob")
+    record = approved_update(runtime, job.job_id, max_concurrent_runs=3)
     runtime.store.transition(record.id, TaskState.IN_PROGRESS, by="worker", expect=TaskState.APPROVED)
     # The update landed, then the process died before it could record the step.
     emulator.client().jobs.update(job.job_id, new_settings=JobSettings(max_concurrent_runs=3))
@@ -164,14 +165,7 @@ def test_resume_recognises_its_own_update_after_a_crash(runtime, emulator, job):
 def test_a_different_outside_change_still_makes_the_plan_stale(runtime, emulator, job):
     from agent.errors import StalePlan
 
-    wanted = copy.deepcopy(BASE) | {"max_concurrent_runs": 3}
-    record = runtime.worker.submit(
-        Assignment(settings=JobSettings.from_dict(wanted), action="update", job_id=job.job_id),
-        request="spec",
-        requester="alice",
-        thread="T3",
-    )
-    runtime.worker.approve(record.id, by="bob")
+    record = approved_update(runtime, job.job_id, max_concurrent_runs=3)
     emulator.client().jobs.update(job.job_id, new_settings=JobSettings(max_concurrent_runs=7))
     with pytest.raises(StalePlan):
         runtime.worker.apply(record.id)
