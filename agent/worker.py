@@ -2,7 +2,8 @@
 
 Creates are de-duplicated by tagging each new job with the task id (Jobs `create` has no
 idempotency token): a retry after a crash finds the tagged job instead of creating another, and a
-create that the SDK re-sent after a timeout is reconciled down to one job.
+create that got no answer is looked for, never sent again blindly. Updates are partial `jobs/update`
+calls built from the diff, so what the plan shows is all that changes; the job is read back after.
 """
 
 from __future__ import annotations
