@@ -70,30 +70,25 @@ def base() -> dict[str, Any]:
 # -- building variants ---------------------------------------------------------------------------------
 
 
+def _set(target: dict, fields: dict[str, Any]) -> None:
+    """Set each field on `target` (a copy of the value); None removes the field."""
+    for key, value in fields.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
 def top(**fields: Any) -> Callable[[dict], None]:
     """Set top-level fields (None removes one)."""
 
-    def apply(s: dict) -> None:
-        for key, value in fields.items():
-            if value is None:
-                s.pop(key, None)
-            else:
-                s[key] = copy.deepcopy(value)
-
-    return apply
+    return lambda s: _set(s, fields)
 
 
 def task(**fields: Any) -> Callable[[dict], None]:
     """Change the one task (None removes a field)."""
 
-    def apply(s: dict) -> None:
-        for key, value in fields.items():
-            if value is None:
-                s["tasks"][0].pop(key, None)
-            else:
-                s["tasks"][0][key] = copy.deepcopy(value)
-
-    return apply
+    return lambda s: _set(s["tasks"][0], fields)
 
 
 def only_task(**fields: Any) -> Callable[[dict], None]:
@@ -108,15 +103,7 @@ def only_task(**fields: Any) -> Callable[[dict], None]:
 def cluster(**fields: Any) -> Callable[[dict], None]:
     """Change the job cluster's new_cluster (None removes a field)."""
 
-    def apply(s: dict) -> None:
-        spec = s["job_clusters"][0]["new_cluster"]
-        for key, value in fields.items():
-            if value is None:
-                spec.pop(key, None)
-            else:
-                spec[key] = copy.deepcopy(value)
-
-    return apply
+    return lambda s: _set(s["job_clusters"][0]["new_cluster"], fields)
 
 
 def cron(expr: str) -> Callable[[dict], None]:
