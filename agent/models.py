@@ -76,6 +76,7 @@ class Assignment:
     notes: list[str] = field(default_factory=list)  # extra plan lines (e.g. next run times, warnings)
     planner: str = "offline"
     usage: dict[str, int] = field(default_factory=dict)  # LLM tokens spent on this plan
+    refused: bool = False  # the request was declined whole; its text never re-enters a prompt or parser
 
     @property
     def needs_input(self) -> bool:

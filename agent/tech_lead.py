@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -114,10 +115,12 @@ class TechLead:
         llm: Any = None,
         functions: Callable[[str, dict[str, Any]], str | None] | None = None,
         functions_status: str = "",
+        policies: Any = None,
     ):
-        """`functions` calls a Unity Catalog function by short name (a None result: unavailable)."""
+        """`functions` calls a Unity Catalog function by short name (a None result: unavailable);
+        `policies` (the Worker's policy checker) is told to the model and checks its answers."""
         self.store, self.notes = store, notes
-        self.llm = llm
+        self.llm, self.policies = llm, policies
         self.functions, self.functions_status = functions, functions_status
         self._workspace, self._index = workspace, index
         self.defaults = defaults or ParserDefaults()
@@ -152,13 +155,14 @@ class TechLead:
             llm=LLMPlanner(config, tools=tools) if config else None,
             functions=functions,
             functions_status=uc.status_line,
+            policies=runtime.policies if config else None,
         )
 
     # -- context ---------------------------------------------------------------------------------
     def context(self, thread: str | None) -> ThreadContext:
         if not thread:
             return ThreadContext()
-        tasks = self.store.find(thread=thread)
+        tasks = [t for t in self.store.find(thread=thread) if not t.meta.get("refused")]
         ctx = ThreadContext(previous=tasks[-1] if tasks else None)
         for task in reversed(tasks):
             if task.job_id and task.state is TaskState.COMPLETE:
@@ -182,12 +186,14 @@ class TechLead:
             return offline
         from agent.llm import LLMUnavailable
 
+        started = time.monotonic()
+        base = draft.get("base")
         passages = self._passages(request, offline)
         context = {
-            "request": request,
+            "request": draft["text"],
             "action": offline.action,
             "thread_history": self._history(thread),
-            "current_job_settings": draft.get("base"),
+            "current_job_settings": base,
             "rule_based_draft": offline.settings.as_dict() if offline.settings else None,
             "rule_based_assumptions": offline.assumptions,
             "rule_based_not_acted_on": offline.unused,
@@ -197,16 +203,26 @@ class TechLead:
                 for i, p in enumerate(passages, 1)
             ],
         }
+        checks = None
+        if self.policies is not None:
+            context["team_policies"] = self._policy_descriptions()
+            checks = self.policies.problems
         try:
-            answer = self.llm.plan(context)
-        except LLMUnavailable as exc:
-            log.warning("LLM planning failed, using the offline Tech Lead: %s", exc)
+            answer = self.llm.plan(context, action="update" if base else "create", base=base, checks=checks)
+            return self._from_llm(answer, offline, passages)
+        except Exception as exc:  # LLMUnavailable, or a bug: the offline plan stands either way
+            seconds = getattr(exc, "seconds", 0.0) or time.monotonic() - started
+            calls = getattr(exc, "calls", 0)
+            if not isinstance(exc, LLMUnavailable):
+                log.exception("LLM planning crashed; using the offline Tech Lead")
+            log.warning("LLM planning failed after %.1f s, using the offline Tech Lead: %s", seconds, exc)
             offline.notes.insert(
-                0, f"The LLM could not plan this ({exc}); this is the offline Tech Lead's plan."
+                0,
+                f"The LLM could not plan this ({exc}; gave up after {seconds:.1f} s and {calls} "
+                "call(s)); this is the offline Tech Lead's plan.",
             )
             offline.planner = "offline (LLM fallback)"
             return offline
-        return self._from_llm(answer, offline, passages)
 
     def _offline(
         self, request: str, thread: str | None, job_id: int | None, requester_email: str | None
@@ -214,9 +230,9 @@ class TechLead:
         """The rule-based plan, plus what the LLM needs to improve on it (None: nothing to improve)."""
         if INJECTION.search(request):
             log.warning("request refused: it reads as an attempt to instruct the agent")
-            return Assignment(None, "create", None, questions=[REFUSE_INJECTION]), None
+            return Assignment(None, "create", None, questions=[REFUSE_INJECTION], refused=True), None
         if DESTRUCTIVE.search(request):
-            return Assignment(None, "create", None, questions=[REFUSE_DELETE]), None
+            return Assignment(None, "create", None, questions=[REFUSE_DELETE], refused=True), None
         ctx = self.context(thread)
         defaults = self.defaults
         if requester_email:
@@ -283,7 +299,8 @@ class TechLead:
     def _from_llm(self, answer: Any, offline: Assignment, passages: list[Any]) -> Assignment:
         settings = JobSettings.from_dict(answer.settings) if answer.settings else None
         questions = list(answer.questions)
-        if settings is None and answer.refusal and not questions:
+        refused = settings is None and bool(answer.refusal)
+        if refused and not questions:
             questions = [f"I can't do that: {answer.refusal} What job should I plan instead?"]
         assignment = Assignment(
             settings=settings,
@@ -294,10 +311,16 @@ class TechLead:
             unused=list(answer.unused),
             planner=f"llm ({self.llm.config.model})",
             usage=dict(answer.usage),
+            refused=refused,
         )
         if answer.refusal:
             assignment.notes.append(f"Declined part of the request: {answer.refusal}")
         assignment.notes.extend(f"tool {line}" for line in answer.tool_results)
+        assignment.notes.extend(f"Nothing to remove at {path} (not set)." for path in answer.not_found)
+        assignment.notes.append(
+            f"planned by the model in {answer.seconds:.1f} s ({answer.calls} call(s), "
+            f"{answer.usage.get('total_tokens', 0)} tokens)"
+        )
         cited = [passages[n - 1] for n in dict.fromkeys(answer.citations) if 0 < n <= len(passages)]
         assignment.citations = [Citation(p.title, p.url, p.score, p.text) for p in cited[:MAX_CITATIONS]]
         if settings is not None:
@@ -320,10 +343,19 @@ class TechLead:
         return list(unique.values())[:10]
 
     def _history(self, thread: str | None) -> list[dict[str, str]]:
+        """The thread's note, without the entries of refused requests: refused text never re-enters."""
         if not thread:
             return []
-        entries = self.notes.entries(thread)[-12:]
+        refused = {t.id for t in self.store.find(thread=thread) if t.meta.get("refused")}
+        entries = [e for e in self.notes.entries(thread) if e.task_id not in refused][-12:]
         return [{"kind": e.kind, "text": e.body[:1500]} for e in entries]
+
+    def _policy_descriptions(self) -> list[dict[str, str]]:
+        try:
+            return list(self.policies.describe())
+        except Exception as exc:  # the model plans without them; the Worker still checks them
+            log.warning("team policies could not be listed for the model: %s", exc)
+            return []
 
     def _remote_settings(self, job_id: int) -> dict[str, Any] | None:
         if self._workspace is None:

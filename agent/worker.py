@@ -115,6 +115,7 @@ class Worker:
                 "carries": assignment.carries,
                 "notes": assignment.notes,
                 "usage": assignment.usage,
+                **({"refused": True} if assignment.refused else {}),
             },
         )
         self.store.add(record)

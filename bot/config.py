@@ -36,6 +36,7 @@ class BotConfig:
     workers: int = field(default_factory=lambda: default_workers())
     trace_plans: bool = False  # an MLflow trace per plan (JOBAGENT_TRACE_PLANS), for feedback on traces
     alert_channel: str = ""  # the monitor posts regressions here (JOBAGENT_ALERT_CHANNEL)
+    interim_seconds: float = 4.0  # "still working…" in the thread when a plan takes longer than this
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BotConfig:
@@ -76,6 +77,7 @@ class BotConfig:
             workers=_int(env, "JOBAGENT_BOT_WORKERS", default_workers()) or default_workers(),
             trace_plans=_flag(env, "JOBAGENT_TRACE_PLANS", False),
             alert_channel=env.get("JOBAGENT_ALERT_CHANNEL", "").strip(),
+            interim_seconds=_int(env, "JOBAGENT_SLACK_INTERIM_SECONDS", 4),
         )
         config.resolve_mode(None)  # fail now, not on the first event
         return config

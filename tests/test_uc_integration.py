@@ -36,7 +36,7 @@ def index_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("index")
 
 
-def lead_for(runtime, session, index_dir, llm=None) -> TechLead:
+def lead_for(runtime, session, index_dir, llm=None, policies=None) -> TechLead:
     from retrieval import DocsIndex
 
     return TechLead(
@@ -47,7 +47,28 @@ def lead_for(runtime, session, index_dir, llm=None) -> TechLead:
         llm=llm,
         functions=lambda name, args: call_function(name, args, session=session),
         functions_status=session.config.status_line,
+        policies=policies,
     )
+
+
+def _answer(**settings) -> dict:
+    return {
+        "job_settings": {
+            "name": "uc-daily",
+            "tasks": [{"task_key": "ingest", "notebook_task": {"notebook_path": "/Repos/etl/ingest"}}],
+            "schedule": {"quartz_cron_expression": "0 0 2 * * ?", "timezone_id": "UTC"},
+            **settings,
+        },
+        "assumptions": [],
+        "questions": [],
+        "citations": [],
+        "refusal": None,
+    }
+
+
+def _data(request: dict) -> dict:
+    text = next(m["content"] for m in request["messages"] if m["role"] == "user")
+    return json.loads(text.split("<data>\n", 1)[1].rsplit("\n</data>", 1)[0])
 
 
 def test_offline_plan_shows_uc_next_runs_and_cost(runtime, uc, index_dir):
@@ -73,17 +94,7 @@ def test_llm_calls_uc_tool_and_its_result_shows_in_the_plan(runtime, uc, index_d
     tools = uc_tools(session=uc)
     names = {t.name for t in tools}
     next_runs = next(n for n in names if n.endswith("next_run_times"))
-    answer = {
-        "job_settings": {
-            "name": "uc-daily",
-            "tasks": [{"task_key": "ingest", "notebook_task": {"notebook_path": "/Repos/etl/ingest"}}],
-            "schedule": {"quartz_cron_expression": "0 0 2 * * ?", "timezone_id": "UTC"},
-        },
-        "assumptions": [],
-        "questions": [],
-        "citations": [],
-        "refusal": None,
-    }
+    answer = _answer()
     with OpenAIStandIn() as server:
         server.enqueue(
             Scripted(tool_calls=[(next_runs, {"cron": "0 0 2 * * ?", "timezone_id": "UTC", "count": 2})]),
@@ -101,3 +112,36 @@ def test_llm_calls_uc_tool_and_its_result_shows_in_the_plan(runtime, uc, index_d
     record = runtime.worker.submit(assignment, request=REQUEST, requester="alice", thread="U3")
     assert any("tool" in n for n in record.meta["notes"])
     assert json.dumps(record.meta["notes"])  # stored with the task
+
+
+def test_llm_tool_rounds_are_bounded_and_the_last_request_makes_the_model_answer(runtime, uc, index_dir):
+    tools = uc_tools(session=uc)
+    next_runs = next(t.name for t in tools if t.name.endswith("next_run_times"))
+    call = Scripted(tool_calls=[(next_runs, {"cron": "0 0 2 * * ?", "timezone_id": "UTC", "count": 1})])
+    with OpenAIStandIn(strict_style=True) as server:
+        server.enqueue(call, call, _answer())
+        config = LLMConfig("openai", "m", "sk-x", server.url + "/v1", timeout=10, tool_rounds=2)
+        assignment = lead_for(runtime, uc, index_dir, llm=LLMPlanner(config, tools=tools)).assign(REQUEST)
+        sent = list(server.requests)
+    assert [r.get("tool_choice") for r in sent] == [None, None, "none"]
+    assert assignment.planner == "llm (m)"
+    assert sum(n.startswith(f"tool {next_runs}") for n in assignment.notes) == 2
+
+
+def test_llm_is_told_the_team_policies_and_repairs_a_violation(runtime, uc, index_dir):
+    policies = PolicyChecker(uc)
+    runtime.worker.policies = policies
+    compliant = _answer(email_notifications={"on_failure": ["oncall@example.com"]})
+    with OpenAIStandIn(strict_style=True) as server:
+        server.enqueue(_answer(), compliant)
+        config = LLMConfig("openai", "m", "sk-x", server.url + "/v1", timeout=10)
+        lead = lead_for(runtime, uc, index_dir, llm=LLMPlanner(config), policies=policies)
+        assignment = lead.assign(REQUEST)
+        sent = list(server.requests)
+    told = _data(sent[0])["team_policies"]
+    assert [p["name"] for p in told] == ["main.jobagent_policies.require_failure_notification"]
+    assert "notify" in told[0]["rule"] or "email" in told[0]["rule"]
+    assert "require_failure_notification" in sent[1]["messages"][-1]["content"]  # the repair names it
+    assert assignment.planner == "llm (m)"
+    record = runtime.worker.submit(assignment, request=REQUEST, requester="alice", thread="U5")
+    assert record.state is TaskState.PLANNED, record.error

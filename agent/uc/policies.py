@@ -92,6 +92,17 @@ class PolicyChecker:
                 problems.append(f"Policy {name}: {violation.strip()}")
         return problems
 
+    def describe(self) -> list[dict[str, str]]:
+        """Each policy's name and what it asks (its comment), for the model to plan within them."""
+        functions = [f for f in self.session.list(self.policy_schema) if _takes_settings(f)]
+        return [
+            {
+                "name": f.full_name or f"{self.catalog}.{self.policy_schema}.{f.name}",
+                "rule": " ".join((f.comment or "").split())[:400],
+            }
+            for f in functions
+        ]
+
     def _could_not_run(self, what: str, exc: Exception) -> list[str]:
         message = f"{what} could not run: {exc}"
         log.warning("%s (%s)", message, "blocking" if self.on_error == "block" else "skipped")

@@ -17,6 +17,7 @@ from agent.models import TaskState
 from agent.state import TaskRecord
 from bot import blocks
 from bot.app import Services
+from bot.progress import Interim
 
 log = logging.getLogger(__name__)
 
@@ -155,19 +156,8 @@ def plan_request(
         safe(client.reactions_add, channel=channel, timestamp=source_ts, name="eyes")
     thread = thread_id(channel, thread_ts)
     try:
-        email = svc.directory.email(user)
-        meta: dict[str, Any] = {"slack_channel": channel, "slack_thread_ts": thread_ts}
-        if svc.config.trace_plans:  # an MLflow trace per plan, so 👍/👎 reach it as feedback
-            from agent.evaluation.tracing import trace_plan
-
-            assignment, meta["trace_id"] = trace_plan(
-                svc.runtime.settings, svc.lead, text, thread=thread, requester_email=email
-            )
-        else:
-            assignment = svc.lead.assign(text, thread=thread, requester_email=email)
-        record = svc.runtime.worker.submit(
-            assignment, request=text, requester=user, thread=thread, channel=channel, meta=meta
-        )
+        with Interim(client, channel, thread_ts, svc.config.interim_seconds, svc.lead):
+            record = _plan(svc, text, thread=thread, user=user, channel=channel, thread_ts=thread_ts)
     except Exception as exc:
         log.exception("planning failed in %s", thread)
         post(
@@ -184,3 +174,19 @@ def plan_request(
         return None
     ts = post(client, channel, thread_ts, record_message(record))
     return remember(svc, record.id, ts, slack_ts=ts)
+
+
+def _plan(svc: Services, text: str, *, thread: str, user: str, channel: str, thread_ts: str) -> TaskRecord:
+    email = svc.directory.email(user)
+    meta: dict[str, Any] = {"slack_channel": channel, "slack_thread_ts": thread_ts}
+    if svc.config.trace_plans:  # an MLflow trace per plan, so 👍/👎 reach it as feedback
+        from agent.evaluation.tracing import trace_plan
+
+        assignment, meta["trace_id"] = trace_plan(
+            svc.runtime.settings, svc.lead, text, thread=thread, requester_email=email
+        )
+    else:
+        assignment = svc.lead.assign(text, thread=thread, requester_email=email)
+    return svc.runtime.worker.submit(
+        assignment, request=text, requester=user, thread=thread, channel=channel, meta=meta
+    )
