@@ -4,7 +4,7 @@ One chat-completions call with structured output per plan in the normal case; on
 the answer fails validation (or a team policy); tool calls (Unity Catalog functions) answered in the same
 conversation for a bounded number of rounds, the last one with `tool_choice: "none"` so the model
 answers. One deadline (`JOBAGENT_LLM_DEADLINE`) covers every call, retry and tool: the caller gets an
-answer or `LLMUnavailable` by then (plus a second's grace), and falls back to the offline Tech Lead.
+answer or `LLMUnavailable` by then (plus a quarter second), and falls back to the offline Tech Lead.
 
 What real services do that this handles: reasoning models refuse `temperature` (400, remembered for
 the process); some models refuse `response_format` json_schema (then json_object, then none, with the
@@ -13,6 +13,7 @@ schema in the prompt); content arrives as blocks; strict answers carry every pro
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["LLMAnswer", "LLMConfig", "LLMPlanner", "LLMUnavailable"]
 
-GRACE_SECONDS = 1.0
+GRACE_SECONDS = 0.25  # the caller falls back this long after the deadline at the latest
 # Reasoning families take only the default temperature (OpenAI: o-series and GPT-5; gpt-oss on
 # Databricks model serving); others get temperature 0 until the service says otherwise.
 REASONING = re.compile(r"^(databricks-)?(o\d|gpt-5|gpt-oss)", re.I)
@@ -142,6 +143,8 @@ class LLMPlanner:
         self.config = config
         self.client = client or config.client()
         self.tools = {t.name: t for t in tools or []}
+        # The schemas read the SDK's docstrings (about a second): done now, not in the first plan.
+        threading.Thread(target=_warm_schemas, args=(config.flavor,), name="llm-schemas", daemon=True).start()
 
     def plan(
         self,
@@ -169,7 +172,9 @@ class LLMPlanner:
                 done.set()
 
         # A daemon thread: a model that hangs past the deadline cannot hold the plan or the process.
-        threading.Thread(target=run, name="llm-plan", daemon=True).start()
+        # It runs in a copy of this context, so tracing spans (MLflow) nest under the caller's.
+        context_copy = contextvars.copy_context()
+        threading.Thread(target=context_copy.run, args=(run,), name="llm-plan", daemon=True).start()
         if not done.wait(self.config.deadline + GRACE_SECONDS):
             talk.abandoned = True
             raise talk.unavailable(f"no valid answer within the {self.config.deadline:g} s deadline")
@@ -378,6 +383,11 @@ class _Conversation:
                 )
                 return True
         return False
+
+
+def _warm_schemas(flavor: Flavor) -> None:
+    for action in ("create", "update"):
+        answer_schema(action, flavor)
 
 
 def _assistant(message: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
+import threading
 import typing
 from functools import cache
 from typing import Any, Literal
@@ -114,9 +115,18 @@ def _first_sentence(doc: str) -> str:
     return sentence if len(sentence) <= DESCRIPTION_CHARS else sentence[: DESCRIPTION_CHARS - 1] + "…"
 
 
-@cache
+_DOCS_LOCK = threading.Lock()
+
+
 def field_docs() -> dict[tuple[str, str], str]:
-    """(class name, field name) -> first sentence of the SDK docstring, parsed from the installed SDK."""
+    """(class name, field name) -> first sentence of the SDK docstring, parsed from the installed SDK
+    once per process (a second caller waits for the first instead of parsing again)."""
+    with _DOCS_LOCK:
+        return _field_docs()
+
+
+@cache
+def _field_docs() -> dict[tuple[str, str], str]:
     from retrieval.sdk_reference import module_path, parse_module
 
     docs: dict[tuple[str, str], str] = {}
