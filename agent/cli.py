@@ -148,6 +148,9 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
             from agent.tech_lead import TechLead
 
             lead = TechLead.from_settings(settings, rt)
+            if lead.llm is not None:  # progress on stderr: stdout stays the plan (or its JSON)
+                model, deadline = lead.llm.config.model, lead.llm.config.deadline
+                _info(f"Asking the model {model} (offline plan if it has none in {deadline:g} s)…")
             assignment = lead.assign(args.request, thread=args.thread, job_id=args.job_id)
             request = args.request
         record = rt.worker.submit(
