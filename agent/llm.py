@@ -51,9 +51,9 @@ _LEARNT_LOCK = threading.Lock()
 class LLMUnavailable(JobAgentError):
     """The model could not give a valid plan; the offline Tech Lead takes over and the plan says why."""
 
-    def __init__(self, message: str, *, seconds: float = 0.0, calls: int = 0, prompt_tokens: int = 0):
+    def __init__(self, message: str, *, seconds: float = 0.0, calls: int = 0):
         super().__init__(message)
-        self.seconds, self.calls, self.prompt_tokens = seconds, calls, prompt_tokens
+        self.seconds, self.calls = seconds, calls
 
 
 @dataclass
@@ -143,6 +143,7 @@ class LLMPlanner:
         self.config = config
         self.client = client or config.client()
         self.tools = {t.name: t for t in tools or []}
+        self.tool_specs = _tool_specs(self.tools.values())
         # The schemas read the SDK's docstrings (about a second): done now, not in the first plan.
         threading.Thread(target=_warm_schemas, args=(config.flavor,), name="llm-schemas", daemon=True).start()
 
@@ -177,7 +178,7 @@ class LLMPlanner:
         threading.Thread(target=context_copy.run, args=(run,), name="llm-plan", daemon=True).start()
         if not done.wait(self.config.deadline + GRACE_SECONDS):
             talk.abandoned = True
-            raise talk.unavailable(f"no valid answer within the {self.config.deadline:g} s deadline")
+            raise talk.deadline_passed()
         error = box.get("error")
         if isinstance(error, LLMUnavailable):
             raise error
@@ -212,7 +213,6 @@ class _Conversation:
     )
     tool_results: list[str] = field(default_factory=list)
     abandoned: bool = False
-    prompt_estimate: int = 0
 
     @property
     def config(self) -> LLMConfig:
@@ -222,17 +222,15 @@ class _Conversation:
         return self.config.deadline - (time.monotonic() - self.started)
 
     def unavailable(self, reason: str) -> LLMUnavailable:
-        seconds = time.monotonic() - self.started
-        return LLMUnavailable(
-            reason, seconds=seconds, calls=self.calls, prompt_tokens=self.usage["prompt_tokens"]
-        )
+        return LLMUnavailable(reason, seconds=time.monotonic() - self.started, calls=self.calls)
+
+    def deadline_passed(self) -> LLMUnavailable:
+        return self.unavailable(f"no valid answer within the {self.config.deadline:g} s deadline")
 
     # -- the conversation -----------------------------------------------------------------------
     def run(self) -> LLMAnswer:
-        text, self.prompt_estimate = user_message(self.context, self.config.prompt_tokens)
-        log.info(
-            "llm prompt: ~%d tokens of data (budget %d)", self.prompt_estimate, self.config.prompt_tokens
-        )
+        text, tokens = user_message(self.context, self.config.prompt_tokens)
+        log.info("llm prompt: ~%d tokens of data (budget %d)", tokens, self.config.prompt_tokens)
         messages: list[dict[str, Any]] = [{"role": "user", "content": text}]
         rounds, repaired = 0, False
         while True:
@@ -257,14 +255,13 @@ class _Conversation:
             elif getattr(message, "refusal", None):
                 return self._finish(LLMAnswer(None, [], [], [], str(message.refusal)))
             else:
-                answer, problems = parse_answer(
-                    message_text(message.content), action=self.action, base=self.base
-                )
+                text = message_text(message.content)
+                answer, problems = parse_answer(text, action=self.action, base=self.base)
                 if not problems and answer.settings is not None and self.checks is not None:
                     problems = self.checks(answer.settings)
                 if not problems:
                     return self._finish(answer)
-                messages.append({"role": "assistant", "content": message_text(message.content)})
+                messages.append({"role": "assistant", "content": text})
             if repaired:
                 raise self.unavailable("the model's answer was invalid twice: " + "; ".join(problems[:3]))
             repaired = True
@@ -291,7 +288,7 @@ class _Conversation:
         key = (self.config.server, self.config.model)
         while True:
             if self.abandoned or self.remaining() <= 0.05:
-                raise self.unavailable(f"no valid answer within the {self.config.deadline:g} s deadline")
+                raise self.deadline_passed()
             params, in_prompt = self._params(_LEARNT.get(key, {}), tool_choice)
             system = {"role": "system", "content": system_message(self.action, **in_prompt)}
             timeout = min(self.config.timeout, max(self.remaining(), 0.1))
@@ -308,9 +305,7 @@ class _Conversation:
                 continue
             except openai.APITimeoutError:
                 if self.remaining() <= 0.5:
-                    raise self.unavailable(
-                        f"no valid answer within the {self.config.deadline:g} s deadline"
-                    ) from None
+                    raise self.deadline_passed() from None
                 raise self.unavailable(f"the model timed out after {timeout:.0f} s") from None
             except openai.RateLimitError:
                 raise self.unavailable("the model kept answering 429 (rate limited) after retries") from None
@@ -349,10 +344,8 @@ class _Conversation:
             in_prompt["answer"] = answer_schema(self.action, "plain")
             if mode == "json_object":
                 params["response_format"] = {"type": "json_object"}
-        if self.planner.tools:
-            from langchain_core.utils.function_calling import convert_to_openai_tool
-
-            params["tools"] = [convert_to_openai_tool(t) for t in self.planner.tools.values()]
+        if self.planner.tool_specs:
+            params["tools"] = self.planner.tool_specs
             if tool_choice and "tool_choice" not in learnt:
                 params["tool_choice"] = tool_choice
         return params, in_prompt
@@ -383,6 +376,16 @@ class _Conversation:
                 )
                 return True
         return False
+
+
+def _tool_specs(tools: Any) -> list[dict[str, Any]]:
+    """The tools as the chat API describes them, converted once per planner, not per call."""
+    tools = list(tools)
+    if not tools:
+        return []
+    from langchain_core.utils.function_calling import convert_to_openai_tool
+
+    return [convert_to_openai_tool(t) for t in tools]
 
 
 def _warm_schemas(flavor: Flavor) -> None:

@@ -35,7 +35,6 @@ class LLMAnswer:
     calls: int = 0
     tool_results: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    removed: list[str] = field(default_factory=list)  # change set paths that were removed
     not_found: list[str] = field(default_factory=list)  # change set removals that matched nothing
 
 
@@ -170,5 +169,5 @@ def _merged(
     if not to_set and not remove:
         return None, []
     merged = merge(base, to_set, remove)
-    answer.removed, answer.not_found = merged.removed, merged.not_found
+    answer.not_found = merged.not_found
     return merged.settings, merged.problems
