@@ -62,13 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
         "available, the name is free (default); --no-check plans a new job offline and leaves those "
         "checks to apply",
     )
-    plan.add_argument("--by", help="who is asking (default: $JOBAGENT_USER or your login)")
+    plan.add_argument(
+        "--by",
+        help="who is asking: a Databricks user name (default: $JOBAGENT_USER, else your credentials')",
+    )
     plan.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
     for name, text in (("approve", "approve a planned task"), ("reject", "reject a planned task")):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("task", help="task id, e.g. t-1a2b3c4d")
-        cmd.add_argument("--by", help="who decides (default: $JOBAGENT_USER or your login)")
+        cmd.add_argument(
+            "--by",
+            help="who decides: a Databricks user name (default: $JOBAGENT_USER, else your credentials')",
+        )
         if name == "reject":
             cmd.add_argument("--reason", default="", help="why, for the note")
 
@@ -139,8 +145,8 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     if not args.file and not args.request:
         print("error: give a request in quotes or --file SPEC (see `jobagent plan --help`)", file=sys.stderr)
         return 2
-    by = args.by or settings.user
     with Runtime(settings) as rt:
+        principal = person(rt, args.by or settings.user)
         if args.file:
             assignment = assignment_from_spec(load_spec(args.file), args.job_id)
             request = f"spec file {args.file}" + (f" for job {args.job_id}" if args.job_id else "")
@@ -156,7 +162,8 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
         record = rt.worker.submit(
             assignment,
             request=request,
-            requester=by,
+            requester=principal.name,
+            principal=principal,
             thread=args.thread,
             run_now=args.run_now,
             preflight=args.check,
@@ -224,14 +231,24 @@ def print_record_plan(record: TaskRecord, rt: Runtime) -> None:
     print(f"Note: {rt.notes.path_for(record.thread)}")
 
 
+def person(rt: Runtime, name: str) -> Any:
+    """The Databricks identity the CLI acts for: JOBAGENT_USER / --by (a user name or a service
+    principal's application id), else whoever the Databricks credentials belong to."""
+    return rt.access.identify(name) if name else rt.access.directory.me()
+
+
 def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
-    record = Runtime(settings).worker.approve(args.task, by=args.by or settings.user)
+    with Runtime(settings) as rt:
+        principal = person(rt, args.by or settings.user)
+        record = rt.worker.approve(args.task, by=principal.name, principal=principal)
     print(f"Task {record.id} APPROVED by {record.decided_by}. Apply with: jobagent apply {record.id}")
     return 0
 
 
 def cmd_reject(args: argparse.Namespace, settings: Settings) -> int:
-    record = Runtime(settings).worker.reject(args.task, by=args.by or settings.user, reason=args.reason)
+    with Runtime(settings) as rt:
+        by = person(rt, args.by or settings.user).name
+        record = rt.worker.reject(args.task, by=by, reason=args.reason)
     print(f"Task {record.id} REJECTED by {record.decided_by}.")
     return 0
 
@@ -240,7 +257,8 @@ def cmd_apply(args: argparse.Namespace, settings: Settings) -> int:
     with Runtime(settings) as rt:
         _info(f"Workspace: {rt.handle.description}")
         try:
-            record = rt.worker.apply(args.task, by=args.by or settings.user, resume=args.resume)
+            by = args.by or settings.user or rt.access.directory.me().name
+            record = rt.worker.apply(args.task, by=by, resume=args.resume)
         except StalePlan as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

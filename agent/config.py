@@ -7,7 +7,6 @@ when nothing is configured, and callers print `WorkspaceHandle.description` so t
 
 from __future__ import annotations
 
-import getpass
 import logging
 import os
 from collections.abc import Mapping
@@ -30,7 +29,7 @@ class Settings:
     docs_dir: Path
     workspace_mode: str
     emulator_data: Path
-    user: str
+    user: str  # JOBAGENT_USER: whom the CLI acts for ("": whoever the Databricks credentials are)
     log_level: str
     databricks_timeout: int = 20  # seconds one workspace call may take, retries included
 
@@ -51,7 +50,7 @@ class Settings:
             docs_dir=Path(env.get("JOBAGENT_DOCS_DIR", home / "docs")),
             workspace_mode=mode,
             emulator_data=Path(env.get("JOBAGENT_EMULATOR_DATA", home / "emulator.json")),
-            user=env.get("JOBAGENT_USER") or _login_name(),
+            user=env.get("JOBAGENT_USER", "").strip(),
             log_level=level,
             databricks_timeout=_seconds(env, "JOBAGENT_DATABRICKS_TIMEOUT", 20),
         )
@@ -72,13 +71,6 @@ def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 1:
         raise ConfigError(f"{name}={raw!r} must be a whole number of seconds (1 or more).")
     return value
-
-
-def _login_name() -> str:
-    try:
-        return getpass.getuser()
-    except OSError:
-        return "unknown"
 
 
 @dataclass

@@ -17,26 +17,38 @@ from agent.tech_lead import TechLead
 from agent.worker import not_acted_on
 
 THREAD = "demo-thread-1"
+ALICE, BOB, MALLORY = "alice@example.com", "bob@example.com", "mallory@example.com"
+# (title, thread, who asks, request); {job} is the job the first scene created
 SCENES = [
     (
         "A data engineer asks for a new job",
         THREAD,
+        ALICE,
         "Run /Repos/etl/ingest then /Repos/etl/transform every weekday at 2:30am Berlin time on a small "
         "cluster, retry twice, email data-eng@example.com on failure. Call it nightly-ingest.",
     ),
     (
         "A follow-up in the same thread becomes an update",
         THREAD,
+        ALICE,
         "make it 3am instead, and also email bob@example.com",
+    ),
+    (
+        "Someone without permission on that job asks to change it",
+        "demo-thread-4",
+        MALLORY,
+        "update job {job} to run every hour",
     ),
     (
         "A request the Tech Lead cannot act on gets a question",
         "demo-thread-2",
+        ALICE,
         "set up a daily job at 6am please",
     ),
     (
         "A request that fails validation",
         "demo-thread-3",
+        ALICE,
         "run /Repos/etl/does-not-exist hourly on node type z9.huge, call it broken-job",
     ),
 ]
@@ -54,19 +66,25 @@ def _play(settings: Settings) -> int:
     emulator = WorkspaceEmulator()
     url = emulator.start()
     say(f"Started a local Databricks workspace emulator at {url} (in memory, seeded with notebooks).")
+    for user, admin in ((ALICE, False), (BOB, True), (MALLORY, False)):
+        emulator.add_user(user, admin=admin)
+    say(f"Databricks users: {ALICE}, {MALLORY}, and {BOB} (workspace admin, who reviews).")
     handle = WorkspaceHandle(emulator.client(), f"local emulator at {url}", emulator)
     with Runtime(settings, handle) as rt:
         lead = TechLead.from_settings(settings, rt)
-        for number, (title, thread, request) in enumerate(SCENES, 1):
+        job = None
+        for number, (title, thread, who, request) in enumerate(SCENES, 1):
+            request = request.format(job=job)
             heading(f"{number}. {title}")
-            say(f'@alice in {thread}: "{request}"')
+            say(f'{who} in {thread}: "{request}"')
             assignment = lead.assign(request, thread=thread)
-            record = rt.worker.submit(assignment, request=request, requester="alice", thread=thread)
+            record = rt.worker.submit(assignment, request=request, requester=who, thread=thread)
             show_plan(record)
             if record.state is TaskState.PLANNED:
-                rt.worker.approve(record.id, by="bob")
-                say(f"bob approved {record.id}; the Worker validates, re-checks the plan and applies…")
-                done = rt.worker.apply(record.id, by="bob")
+                rt.worker.approve(record.id, by=BOB)
+                say(f"{BOB} approved {record.id}; the Worker validates, re-checks the plan and applies…")
+                done = rt.worker.apply(record.id, by=BOB)
+                job = job or done.job_id
                 if done.state is TaskState.COMPLETE:
                     say(f"✔ {done.state}: job {done.job_id} — {rt.workspace.job_url(done.job_id)}")
                 else:
@@ -76,7 +94,7 @@ def _play(settings: Settings) -> int:
             f"State DB : {settings.state_path}  "
             f"(see it with: JOBAGENT_STATE_PATH={settings.state_path} jobagent status)"
         )
-        for thread in dict.fromkeys(t for _, t, _ in SCENES):
+        for thread in dict.fromkeys(t for _, t, _, _ in SCENES):
             say(f"Note     : {rt.notes.path_for(thread)}")
         jobs = emulator.jobs_snapshot()
         listed = ", ".join(f"{j['job_id']} {j['settings']['name']!r}" for j in jobs) or "none"

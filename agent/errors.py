@@ -62,3 +62,8 @@ class NeedsInput(JobAgentError):
 
 class CreateUncertain(WorkspaceError):
     """A `jobs/create` got no answer: the job may or may not exist; the Worker looks before it resends."""
+
+
+class AccessDenied(JobAgentError):
+    """Databricks permissions (or the team's approval rules) do not let this person do this; the message
+    names the person, what they lack, and whom to ask. Nothing was changed."""

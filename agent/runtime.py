@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from agent.access import Access, AccessPolicy
 from agent.config import Settings, WorkspaceHandle, open_workspace
 from agent.notes import NoteBook
 from agent.state import StateStore
@@ -43,7 +44,14 @@ class Runtime:
 
     @cached_property
     def worker(self) -> Worker:
-        return Worker(lambda: self.workspace, self.store, self.notes, policies=self.policies)
+        return Worker(
+            lambda: self.workspace, self.store, self.notes, policies=self.policies, access=self.access
+        )
+
+    @cached_property
+    def access(self) -> Access:
+        """Databricks identities and permissions of the people jobagent acts for (agent/access.py)."""
+        return Access(lambda: self.workspace, AccessPolicy.from_env())
 
     @cached_property
     def policies(self) -> Any:

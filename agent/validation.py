@@ -1,15 +1,17 @@
 """The Worker's own checks: `JobSettings.from_dict` accepts anything, so validation is ours.
 
-`settings_problems` is pure (shape, keys, graph, schedule, limits); `workspace_problems` asks the
-workspace whether what the settings point at exists; `unknown_fields` says what the SDK would drop.
-All return every problem, not just the first. The rules live by subject in `validation_schema`
-(the SDK's dataclasses as a schema), `validation_job`, `validation_tasks` and `validation_schedule`.
+`settings_problems` is pure (shape, keys, graph, schedule, the service's limits and the team's);
+`workspace_problems` asks the workspace whether what the settings point at exists; `unknown_fields`
+says what the SDK would drop. All return every problem, not just the first. The rules live by subject
+in `validation_schema` (the SDK's dataclasses as a schema), `validation_job`, `validation_tasks` and
+`validation_schedule`; the team's sanity limits (JOBAGENT_MAX_*) in `limits`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from agent.limits import Limits, limit_problems
 from agent.validation_cluster import cluster_problems
 from agent.validation_job import dicts, job_problems
 from agent.validation_schedule import schedule_problems
@@ -43,9 +45,11 @@ def task_type(task: dict[str, Any]) -> str | None:
     return kinds[0] if len(kinds) == 1 else None
 
 
-def settings_problems(s: dict[str, Any]) -> list[str]:
-    """Everything in these settings the Jobs API would refuse (or that cannot run), each said with
-    what to change. Works on raw settings too: values of the wrong type are left to `unknown_fields`."""
+def settings_problems(s: dict[str, Any], limits: Limits | None = None) -> list[str]:
+    """Everything in these settings the Jobs API would refuse (or that cannot run), and what goes over
+    the team's `limits` (default: read from the environment on each call, so plan and apply both check
+    them; ConfigError if a variable is bad), each said with what to change. Works on raw settings too:
+    values of the wrong type are left to `unknown_fields`."""
     if not isinstance(s, dict):
         return ["The job settings must be an object."]
     problems = job_problems(s)
@@ -78,9 +82,10 @@ def settings_problems(s: dict[str, Any]) -> list[str]:
     problems.extend(schedule_problems(s))
     mcr = s.get("max_concurrent_runs")
     if _number(mcr) and not 0 <= mcr <= 1000:
-        problems.append(f"max_concurrent_runs is {mcr}; it must be between 0 and 1000.")
+        problems.append(f"max_concurrent_runs is {mcr}; the Jobs API allows between 0 and 1000.")
     if _number(s.get("timeout_seconds")) and s["timeout_seconds"] < 0:
         problems.append("timeout_seconds cannot be negative.")
+    problems.extend(limit_problems(s, Limits.from_env() if limits is None else limits))
     problems.extend(missing_required(s))
     return list(dict.fromkeys(problems))
 

@@ -17,8 +17,11 @@ from typing import Any
 
 from databricks.sdk.service.jobs import JobSettings
 
+from agent.access import Access
 from agent.diff import diff_settings, fingerprint, render_changes, update_for
 from agent.errors import (
+    AccessDenied,
+    ConfigError,
     CreateUncertain,
     IllegalTransition,
     JobAgentError,
@@ -26,6 +29,7 @@ from agent.errors import (
     ValidationFailed,
     WorkspaceError,
 )
+from agent.identity import Principal
 from agent.models import APPLYABLE, Assignment, FieldChange, Plan, Step, TaskState
 from agent.notes import NoteBook
 from agent.state import StateStore, TaskRecord, new_task_id, state_hint, utcnow
@@ -56,10 +60,13 @@ class Worker:
         store: StateStore,
         notes: NoteBook,
         policies: Any = None,
+        access: Access | None = None,
     ):
-        """`policies` (e.g. Unity Catalog's PolicyChecker) has `.problems(settings) -> list[str]`."""
+        """`policies` (e.g. Unity Catalog's PolicyChecker) has `.problems(settings) -> list[str]`;
+        `access` checks Databricks permissions for the people it acts for (None: no checks)."""
         self._workspace, self.store, self.notes = workspace, store, notes
         self.policies = policies
+        self.access = access
         self.settle_seconds = 20.0  # how long to look for a job whose create got no answer
 
     @property
@@ -80,13 +87,23 @@ class Worker:
         run_now: bool = False,
         meta: dict[str, Any] | None = None,
         preflight: bool = True,
+        requester_email: str | None = None,
+        principal: Principal | None = None,
     ) -> TaskRecord:
         """Record a new task for `assignment` and plan it (or record its questions).
 
         With `preflight` the workspace checks run now, so a missing notebook is reported before anyone
-        approves; without it a *create* is planned offline and the checks run at apply time.
+        approves; without it a *create* is planned offline and the checks run at apply time. With access
+        checks, the requester's Databricks identity (`principal`, or found from `requester` /
+        `requester_email`) decides what may be planned; someone without one gets a FAILED task saying so.
         """
         task_id = new_task_id()
+        denied: JobAgentError | None = None
+        if self.access is not None and principal is None:
+            try:
+                principal = self.access.identify(requester, requester_email)
+            except (AccessDenied, WorkspaceError) as exc:
+                denied = exc
         thread = thread or f"cli-{task_id}"
         for older in self.store.find(thread=thread):
             if older.state in OPEN_STATES:
@@ -94,13 +111,15 @@ class Worker:
                     older.id, TaskState.SUPERSEDED, by=requester, error=f"superseded by {task_id}"
                 )
         state = TaskState.NEEDS_INPUT if assignment.needs_input else TaskState.PLANNED
+        identity = self._identity_meta(assignment, principal)
         record = TaskRecord(
             id=task_id,
             request=request,
             requester=requester,
             thread=thread,
             channel=channel,
-            state=state,
+            state=TaskState.FAILED if denied else state,
+            error=str(denied) if denied else None,
             action=assignment.action,
             settings=assignment.settings.as_dict() if assignment.settings else None,
             job_id=assignment.job_id,
@@ -116,10 +135,15 @@ class Worker:
                 "notes": assignment.notes,
                 "usage": assignment.usage,
                 **({"refused": True} if assignment.refused else {}),
+                **({"requester_email": requester_email} if requester_email is not None else {}),
+                **identity,
             },
         )
         self.store.add(record)
         self.notes.append(thread, "request", task_id, f"**{requester}** asked:\n\n> {_quote(request)}")
+        if denied:
+            self.notes.append(thread, "refused", task_id, str(denied))
+            return record
         if state is TaskState.NEEDS_INPUT:
             warning = not_acted_on(record.unused)
             body = "\n".join(f"- {q}" for q in assignment.questions) + (f"\n\n{warning}" if warning else "")
@@ -127,7 +151,7 @@ class Worker:
             return record
         try:
             plan = self.plan(record, check_workspace=preflight or record.action == "update")
-        except (ValidationFailed, WorkspaceError) as exc:
+        except (ValidationFailed, WorkspaceError, AccessDenied, ConfigError) as exc:
             return self._fail(record.id, exc, phase="plan")
         except Exception as exc:  # a bug must not leave the task half-recorded
             log.exception("task %s: unexpected error while planning", record.id)
@@ -144,6 +168,7 @@ class Worker:
         if self.policies is not None and shape_ok:
             problems.extend(self.policies.problems(settings))  # team rules, run at plan and at apply
         remote = None
+        who = self.requester_principal(record) if self.access is not None else None
         if check_workspace and record.action == "update":
             job = self.ws.get_job(record.job_id) if record.job_id else None
             if job is None:
@@ -151,6 +176,8 @@ class Worker:
                     f"Job {record.job_id} does not exist in {self.ws.label}; it cannot be updated."
                 )
             else:
+                if who is not None:  # before anything about the job reaches the plan
+                    self.access.require_manage(who, int(record.job_id or 0), "changing it")
                 remote = Remote(job.settings.as_dict() if job.settings else {}, job.creator_user_name)
         elif check_workspace and settings.get("name"):
             named = self.ws.jobs_named(settings["name"])
@@ -164,16 +191,60 @@ class Worker:
             problems.extend(workspace_problems(settings, self.ws))
         if problems:
             raise ValidationFailed(problems)
+        if who is not None:
+            self._check_run_as(record, who, remote)
         return remote
+
+    # -- identity ------------------------------------------------------------------------------
+    def _identity_meta(self, assignment: Assignment, principal: Principal | None) -> dict[str, Any]:
+        """Who asked, and for a new job whom it runs as and who may manage it — decided once, at plan
+        time, so apply does exactly what the plan showed even if the team's policy changes in between."""
+        if principal is None or self.access is None:
+            return {}
+        meta: dict[str, Any] = {"principal": principal.to_dict()}
+        if assignment.action == "create":
+            asked = assignment.settings.run_as if assignment.settings else None
+            run_as = asked.as_dict() if asked else self.access.new_job_identity(principal)
+            meta["run_as"] = run_as or None
+            meta["grants"] = self.access.new_job_grants(principal)
+        return meta
+
+    def requester_principal(self, record: TaskRecord) -> Principal:
+        data = record.meta.get("principal")
+        if data:
+            return Principal.from_dict(data)
+        return self.access.identify(record.requester, record.meta.get("requester_email"))  # type: ignore[union-attr]
+
+    def _check_run_as(self, record: TaskRecord, who: Principal, remote: Remote | None) -> None:
+        """A job runs with its run_as identity's data access: choosing someone other than yourself
+        follows Databricks' rule for the requester, not for jobagent's (usually stronger) identity."""
+        wanted = self.desired_settings(record, remote.settings if remote else None).get("run_as")
+        if remote is not None:
+            current = remote.settings.get("run_as") or ({"user_name": remote.owner} if remote.owner else None)
+            if not wanted or wanted == current:
+                return
+        self.access.require_run_as(who, wanted)  # type: ignore[union-attr]
 
     def plan(self, record: TaskRecord, *, check_workspace: bool = True) -> Plan:
         remote = self.validate(record, check_workspace=check_workspace)
         wanted = self.desired_settings(record, remote.settings if remote else None)
         changes = remote.changes(wanted) if remote else diff_settings(None, wanted)
+        grants = record.meta.get("grants") or [] if record.action == "create" else []
+        changes += [
+            FieldChange("+", f'access_control_list["{_grantee(g)}"]', None, g["permission_level"])
+            for g in grants
+        ]
         name = wanted.get("name", "")
         steps: list[Step] = []
         if record.action == "create":
-            steps.append(Step("create_job", f'create job "{name}" (tagged {TASK_TAG}={record.id})'))
+            granting = "; ".join(f"{_grantee(g)} gets {g['permission_level']}" for g in grants)
+            steps.append(
+                Step(
+                    "create_job",
+                    f'create job "{name}" (tagged {TASK_TAG}={record.id})'
+                    + (f"; {granting}" if granting else ""),
+                )
+            )
         elif changes:
             call = update_for(changes, wanted).describe()
             steps.append(Step("update_job", f'update job {record.job_id} "{name}" with jobs/update ({call})'))
@@ -187,7 +258,7 @@ class Worker:
             changes,
             fingerprint(remote.settings if remote else None),
         )
-        plan.text = render_plan(record, plan)
+        plan.text = render_plan(record, plan, runs_as(wanted, remote))
         if not check_workspace:
             plan.text += (
                 "\nWorkspace not checked yet (planned offline): apply first checks that the notebooks "
@@ -202,6 +273,11 @@ class Worker:
 
     def desired_settings(self, record: TaskRecord, remote: dict[str, Any] | None) -> dict[str, Any]:
         wanted = JobSettings.from_dict(record.settings or {}).as_dict()
+        if "run_as" not in wanted:
+            if record.action == "create" and record.meta.get("run_as"):
+                wanted["run_as"] = dict(record.meta["run_as"])
+            elif remote and remote.get("run_as"):
+                wanted["run_as"] = dict(remote["run_as"])  # an update never changes run_as unless asked
         tags = dict(wanted.get("tags") or {})
         if record.action == "create":
             tags[TASK_TAG] = record.id
@@ -212,9 +288,27 @@ class Worker:
         return wanted
 
     # -- decisions -----------------------------------------------------------------------------
-    def approve(self, task_id: str, by: str) -> TaskRecord:
+    def approve(
+        self, task_id: str, by: str, *, email: str | None = None, principal: Principal | None = None
+    ) -> TaskRecord:
+        """PLANNED → APPROVED (compare-and-set, so two clicks cannot both approve). With access checks
+        the approver's Databricks identity must be allowed to approve (see agent/access.py); a refusal
+        is written to the note and raised as AccessDenied, the task staying PLANNED."""
+        extra: dict[str, Any] = {}
+        if self.access is not None:
+            record = self.store.get(task_id)
+            if record.state is not TaskState.PLANNED:
+                raise IllegalTransition(task_id, record.state, TaskState.APPROVED, state_hint(record.state))
+            try:
+                who = principal or self.access.identify(by, email)
+                requester = self.requester_principal(record) if record.meta.get("principal") else None
+                self.access.require_approver(who, requester, record.action, record.job_id)
+            except (AccessDenied, WorkspaceError) as exc:
+                self.notes.append(record.thread, "approval refused", task_id, f"**{by}**: {exc}")
+                raise
+            extra["meta"] = {**record.meta, "approver": who.to_dict()}
         record = self.store.transition(
-            task_id, TaskState.APPROVED, by=by, expect=TaskState.PLANNED, decided_by=by
+            task_id, TaskState.APPROVED, by=by, expect=TaskState.PLANNED, decided_by=by, **extra
         )
         self.notes.append(record.thread, "decision", task_id, f"Approved by **{by}**.")
         return record
@@ -268,7 +362,7 @@ class Worker:
             record = self.store.transition(task_id, TaskState.STALE, by=by, error=str(exc))
             self.notes.append(record.thread, "stale plan", task_id, str(exc))
             raise
-        except (ValidationFailed, WorkspaceError) as exc:
+        except (ValidationFailed, WorkspaceError, AccessDenied, ConfigError) as exc:
             self.store.update(task_id, steps=[asdict(s) for s in plan.steps])
             return self._fail(task_id, exc, phase="apply")
         except Exception as exc:  # never leave a task IN_PROGRESS behind a bug; a retry adopts a created job
@@ -330,7 +424,7 @@ class Worker:
             step.result = {"job_id": found[0], "adopted": True}
             return found[0]
         try:
-            job_id = self.ws.create_job(JobSettings.from_dict(wanted))
+            job_id = self.ws.create_job(JobSettings.from_dict(wanted), record.meta.get("grants") or None)
         except CreateUncertain as exc:
             found = self._await_tagged(name, record.id)
             if not found:
@@ -398,7 +492,26 @@ def not_acted_on(unused: list[str]) -> str:
     )
 
 
-def render_plan(record: TaskRecord, plan: Plan) -> str:
+def runs_as(wanted: dict[str, Any], remote: Remote | None) -> str:
+    """Whose data access the job will run with, in words, for the plan."""
+    run_as = wanted.get("run_as") or {}
+    who = run_as.get("user_name") or run_as.get("service_principal_name")
+    if remote is not None:
+        before = (remote.settings.get("run_as") or {}) or (
+            {"user_name": remote.owner} if remote.owner else {}
+        )
+        was = before.get("user_name") or before.get("service_principal_name")
+        if not who or run_as == before:
+            return f"Runs as: {was or 'its owner'} (unchanged)."
+        return f"Runs as: {who} (changed from {was or 'its owner'})."
+    return f"Runs as: {who}." if who else "Runs as: jobagent's own identity (the job's creator)."
+
+
+def _grantee(entry: dict[str, str]) -> str:
+    return entry.get("user_name") or entry.get("service_principal_name") or entry.get("group_name") or "?"
+
+
+def render_plan(record: TaskRecord, plan: Plan, identity: str = "") -> str:
     head = (
         f'create job "{plan.job_name}"'
         if plan.action == "create"
@@ -411,6 +524,8 @@ def render_plan(record: TaskRecord, plan: Plan) -> str:
         lines += [f"  {marker} {ident}", *render_changes(plan.changes), ""]
     else:
         lines += ["  No changes: the job already matches these settings.", ""]
+    if identity:
+        lines += [identity, ""]
     lines.append("Steps:")
     lines += [f"  {i}. {s.description}" for i, s in enumerate(plan.steps, 1)] or ["  (none)"]
     lines += ["", plan.summary]

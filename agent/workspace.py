@@ -6,6 +6,7 @@ It also turns the SDK's typed errors into `WorkspaceError`s whose messages say w
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -15,9 +16,10 @@ from typing import Any, TypeVar
 from databricks.sdk import WorkspaceClient
 from databricks.sdk import errors as dbx
 from databricks.sdk.retries import retried
-from databricks.sdk.service.jobs import Job, JobSettings
+from databricks.sdk.service.jobs import Job, JobAccessControlRequest, JobSettings
 
 from agent.errors import CreateUncertain, WorkspaceError
+from agent.identity import Principal, looks_like_application_id
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -25,15 +27,20 @@ T = TypeVar("T")
 TASK_TAG = "jobagent_task"  # tag put on every job the agent creates, so a retry finds it
 PAGED_ARRAYS = ("tasks", "job_clusters", "environments", "parameters")  # jobs/get pages these by 100
 UNREACHABLE_MEMORY = 30.0  # seconds an unreachable workspace fails fast before it is tried again
+_CONFIG_SUFFIX = re.compile(r"[.\s]*\bConfig: host=.*$", re.DOTALL)
 
 
 def explain(exc: Exception, doing: str) -> WorkspaceError:
     """A user-facing message for an SDK error raised while `doing` something."""
-    detail = str(exc).strip() or type(exc).__name__
+    # The SDK appends its configuration ("Config: host=…, auth_type=…") to auth errors: not for users.
+    detail = _CONFIG_SUFFIX.sub("", str(exc)).strip() or type(exc).__name__
     if isinstance(exc, dbx.Unauthenticated):
         hint = "Check DATABRICKS_HOST and your token or profile (`databricks auth profiles`)."
     elif isinstance(exc, dbx.PermissionDenied):
-        hint = "Your identity lacks permission; ask a workspace admin for CAN_MANAGE on the job."
+        hint = (
+            "jobagent's own Databricks identity lacks this permission; ask a workspace admin to grant it "
+            "(CAN_MANAGE on the job; admin or the Service Principal User role to set who a job runs as)."
+        )
     elif isinstance(exc, dbx.NotFound):
         hint = "It does not exist (any more) in this workspace."
     elif isinstance(exc, dbx.BadRequest):
@@ -130,7 +137,9 @@ class Workspace:
         """Ids of jobs named `name` that carry this task's tag, lowest (oldest) first."""
         return sorted(j for j, tags in self.jobs_named(name).items() if tags.get(TASK_TAG) == task_id)
 
-    def create_job(self, settings: JobSettings) -> int:
+    def create_job(
+        self, settings: JobSettings, access_control_list: list[dict[str, str]] | None = None
+    ) -> int:
         """Send `jobs/create` at most once per answer we could not read.
 
         The SDK re-sends a request that timed out or lost its connection; for a create that can make
@@ -141,9 +150,10 @@ class Workspace:
         """
         body = settings.as_dict()
         doing = f"creating job {settings.name!r}"
+        acl = [JobAccessControlRequest.from_dict(e) for e in access_control_list or []] or None
 
         def send() -> int:
-            return int(self._send_once.jobs.create(**_kwargs(body)).job_id)
+            return int(self._send_once.jobs.create(**_kwargs(body), access_control_list=acl).job_id)
 
         budget = timedelta(seconds=self.client.config.retry_timeout_seconds or 300)
         try:
@@ -188,6 +198,83 @@ class Workspace:
             lambda: self.client.jobs.run_now(job_id, idempotency_token=idempotency_token),
         )
         return int(resp.run_id)
+
+    # -- identities and permissions ------------------------------------------------------------
+    def current_principal(self) -> Principal:
+        """Who jobagent's own credentials are (SCIM Me); a service principal's user name is its app id."""
+        me = self._call("asking who jobagent is (SCIM Me)", self.client.current_user.me)
+        kind = "service_principal" if looks_like_application_id(me.user_name or "") else "user"
+        return _principal(kind, me.user_name or "", me.display_name, me.groups, me.active)
+
+    def find_user(self, user_name: str) -> Principal | None:
+        """The workspace user with this user name (SCIM matches it case-insensitively), or None."""
+
+        def find() -> Principal | None:
+            found = self.client.users.list(filter=f'userName eq "{user_name}"')
+            user = next(iter(found), None)  # the first page holds it; no second request
+            if user is None:
+                return None
+            return _principal(
+                "user", user.user_name or user_name, user.display_name, user.groups, user.active
+            )
+
+        return self._call(f"looking up the Databricks user {user_name}", find)
+
+    def find_service_principal(self, application_id: str) -> Principal | None:
+        def find() -> Principal | None:
+            found = self.client.service_principals.list(filter=f'applicationId eq "{application_id}"')
+            sp = next(iter(found), None)
+            if sp is None:
+                return None
+            return _principal(
+                "service_principal",
+                sp.application_id or application_id,
+                sp.display_name,
+                sp.groups,
+                sp.active,
+            )
+
+        return self._call(f"looking up service principal {application_id}", find)
+
+    def job_permissions(self, job_id: int) -> list[tuple[str, str, str]]:
+        """The job's access control list as (kind, name, level) — kind user, group or service_principal —
+        one row per level held, inherited ones (e.g. the admins group's) included."""
+
+        def read() -> list[tuple[str, str, str]]:
+            got = self.client.jobs.get_permissions(str(job_id))
+            rows = []
+            for entry in got.access_control_list or []:
+                if entry.user_name:
+                    kind, name = "user", entry.user_name
+                elif entry.service_principal_name:
+                    kind, name = "service_principal", entry.service_principal_name
+                elif entry.group_name:
+                    kind, name = "group", entry.group_name
+                else:
+                    continue
+                for perm in entry.all_permissions or []:
+                    if perm.permission_level:
+                        rows.append((kind, name, perm.permission_level.value))
+            return rows
+
+        return self._call(f"reading the permissions of job {job_id}", read)
+
+    def service_principal_users(self, application_id: str) -> set[str]:
+        """Who holds the Service Principal User role on it, as "users/<name>", "groups/<name>",
+        "servicePrincipals/<app id>" (the rule set of that service principal)."""
+        account = self.client.config.account_id or "-"
+        name = f"accounts/{account}/servicePrincipals/{application_id}/ruleSets/default"
+
+        def read() -> set[str]:
+            rules = self.client.account_access_control_proxy.get_rule_set(name, "")
+            return {
+                p
+                for rule in rules.grant_rules or []
+                if rule.role == "roles/servicePrincipal.user"
+                for p in rule.principals or []
+            }
+
+        return self._call(f"reading who may use service principal {application_id}", read)
 
     # -- prerequisites -----------------------------------------------------------------------------
     def path_exists(self, path: str) -> bool:
@@ -237,6 +324,11 @@ def _refused_unprocessed(err: BaseException) -> str | None:
     if isinstance(cause, dbx.TooManyRequests | dbx.TemporarilyUnavailable):
         return "refused before processing"
     return None
+
+
+def _principal(kind: str, name: str, display: str | None, groups: Any, active: bool | None) -> Principal:
+    names = frozenset(g.display for g in groups or [] if getattr(g, "display", None))
+    return Principal(kind, name, display or "", names, active is not False)  # type: ignore[arg-type]
 
 
 def _kwargs(body: dict[str, Any]) -> dict[str, Any]:

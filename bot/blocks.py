@@ -72,6 +72,11 @@ def _header(text: str) -> dict[str, Any]:
     return HeaderBlock(text=clip(text, HEADER_TEXT)).to_dict()
 
 
+def _fenced(text: str) -> dict[str, Any]:
+    """Error text quotes users, policies and functions: a code block it cannot close, escaped."""
+    return _md("```\n" + esc(clip(text.replace("```", "'''"), SECTION_TEXT - 20)) + "\n```")
+
+
 def _bullets(items: Iterable[str], limit: int = MAX_LIST, max_chars: int = 1500) -> str:
     """At most `limit` items and about `max_chars` characters, then "…and N more"."""
     items = list(items)
@@ -116,6 +121,13 @@ def _code_sections(text: str, budget: int) -> tuple[list[dict[str, Any]], bool]:
     return sections, False
 
 
+def button_value(record: TaskRecord) -> str:
+    """What a button carries: the task id and the task's own random button key. A click is honoured only
+    when the key matches and it comes from the channel, thread and message the plan was posted in."""
+    key = record.meta.get("button_key")
+    return f"{record.id}:{key}" if key else record.id
+
+
 def decision_buttons(record: TaskRecord) -> dict[str, Any]:
     confirm = ConfirmObject(
         title="Apply this plan?",
@@ -127,9 +139,13 @@ def decision_buttons(record: TaskRecord) -> dict[str, Any]:
         block_id=f"decide:{record.id}",
         elements=[
             ButtonElement(
-                text="Approve", action_id=APPROVE_ACTION, value=record.id, style="primary", confirm=confirm
+                text="Approve",
+                action_id=APPROVE_ACTION,
+                value=button_value(record),
+                style="primary",
+                confirm=confirm,
             ),
-            ButtonElement(text="Reject", action_id=REJECT_ACTION, value=record.id, style="danger"),
+            ButtonElement(text="Reject", action_id=REJECT_ACTION, value=button_value(record), style="danger"),
         ],
     ).to_dict()
 
@@ -221,12 +237,12 @@ def failed_plan_message(record: TaskRecord) -> Message:
     error = record.error or "unknown error"
     blocks = [
         _md(f":x: I could not plan task `{record.id}` ({esc(_title(record))}):"),
-        _md("```\n" + esc(clip(error, SECTION_TEXT - 20)) + "\n```"),
+        _fenced(error),
         _context(
             "Reply in this thread (no mention needed) with the request corrected, and I will plan again."
         ),
     ]
-    return Message(clip(f"Task {record.id} could not be planned: {error}", FALLBACK_TEXT), blocks)
+    return Message(clip(f"Task {record.id} could not be planned: {esc(error)}", FALLBACK_TEXT), blocks)
 
 
 def result_message(record: TaskRecord, job_url: str = "") -> Message:
@@ -245,22 +261,22 @@ def result_message(record: TaskRecord, job_url: str = "") -> Message:
     error = record.error or "unknown error"
     blocks = [
         _md(f":x: Applying task `{record.id}` failed; the task is *{record.state}*."),
-        _md("```\n" + esc(clip(error, SECTION_TEXT - 20)) + "\n```"),
+        _fenced(error),
         _context(
             "Nothing is lost: fix the cause and reply in this thread to re-plan, or retry with "
             f"`jobagent apply {record.id}` (it never creates the job twice)."
         ),
     ]
-    return Message(clip(f"Task {record.id} failed: {error}", FALLBACK_TEXT), blocks)
+    return Message(clip(f"Task {record.id} failed: {esc(error)}", FALLBACK_TEXT), blocks)
 
 
 def error_message(doing: str, error: str, hint: str) -> Message:
     blocks = [
         _md(f":warning: Something went wrong while {esc(doing)}:"),
-        _md("```\n" + esc(clip(error, SECTION_TEXT - 20)) + "\n```"),
+        _fenced(error),
         _context(esc(hint)),
     ]
-    return Message(clip(f"Something went wrong while {doing}: {error}. {hint}", FALLBACK_TEXT), blocks)
+    return Message(clip(f"Something went wrong while {doing}: {esc(error)}. {hint}", FALLBACK_TEXT), blocks)
 
 
 def notice_message(mrkdwn: str) -> Message:

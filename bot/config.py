@@ -20,6 +20,28 @@ _FALSE = {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True)
+class HttpLimits:
+    """What one HTTP-mode client may cost: Slack sends small payloads at once, so anything slower or
+    larger is a stalled or hostile client and is cut off before it can hold a worker."""
+
+    max_body: int = 1024 * 1024  # bytes; Slack's payloads are a few KB (413 above this)
+    read_timeout: int = 10  # seconds a connection may stay silent (mid-request or idle keep-alive)
+    max_connections: int = 4000  # open at once; a stalled one holds a socket, not a thread (bench_http.py)
+    threads: int = 8  # request workers: acknowledging is quick, planning runs in the listener pool
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> HttpLimits:
+        return cls(
+            max_body=_bounded(env, "JOBAGENT_HTTP_MAX_BODY", cls.max_body, 4096, 64 * 1024 * 1024, "bytes"),
+            read_timeout=_bounded(env, "JOBAGENT_HTTP_READ_TIMEOUT", cls.read_timeout, 1, 300, "seconds"),
+            max_connections=_bounded(
+                env, "JOBAGENT_HTTP_MAX_CONNECTIONS", cls.max_connections, 16, 20_000, "connections"
+            ),
+            threads=_bounded(env, "JOBAGENT_HTTP_THREADS", cls.threads, 1, 256, "threads"),
+        )
+
+
+@dataclass(frozen=True)
 class BotConfig:
     """Who the bot is, how Slack reaches it, and who may approve plans."""
 
@@ -37,6 +59,7 @@ class BotConfig:
     trace_plans: bool = False  # an MLflow trace per plan (JOBAGENT_TRACE_PLANS), for feedback on traces
     alert_channel: str = ""  # the monitor posts regressions here (JOBAGENT_ALERT_CHANNEL)
     interim_seconds: float = 4.0  # "still working…" in the thread when a plan takes longer than this
+    http: HttpLimits = field(default_factory=HttpLimits)  # HTTP mode: body size, timeouts, connections
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BotConfig:
@@ -78,6 +101,7 @@ class BotConfig:
             trace_plans=_flag(env, "JOBAGENT_TRACE_PLANS", False),
             alert_channel=env.get("JOBAGENT_ALERT_CHANNEL", "").strip(),
             interim_seconds=_int(env, "JOBAGENT_SLACK_INTERIM_SECONDS", 4),
+            http=HttpLimits.from_env(env),
         )
         config.resolve_mode(None)  # fail now, not on the first event
         return config
@@ -130,4 +154,12 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name}={raw!r} must be a whole number.") from None
     if value < 0:
         raise ConfigError(f"{name} must not be negative.")
+    return value
+
+
+def _bounded(env: Mapping[str, str], name: str, default: int, low: int, high: int, unit: str) -> int:
+    """A whole number within sane bounds: a typo (a missing "000", an extra one) is named, not served."""
+    value = _int(env, name, default)
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is outside {low}–{high} {unit} (default {default}).")
     return value

@@ -38,6 +38,7 @@ def _play_slack(settings: Settings) -> int:
     with WorkspaceEmulator() as emulator, SlackStandIn() as slack:
         emulator.start()
         slack.add_user(ALICE, name="alice", email="alice@example.com")
+        emulator.add_user("alice@example.com")  # her Databricks identity: the bot acts only as far as she may
         handle = WorkspaceHandle(emulator.client(), f"local emulator at {emulator.url}")
         with Runtime(settings, handle) as rt:
             config = BotConfig(bot_token=slack.token, signing_secret=SECRET, api_url=slack.url)
@@ -73,7 +74,7 @@ def play(send: SlackEventSender, slack: SlackStandIn, activity: Any, rt: Runtime
     heading("2. alice clicks Approve")
     task = rt.store.find(thread=f"{CHANNEL}:{thread}")[-1]
     message = next(m for m in slack.messages[CHANNEL] if m["ts"] == task.meta["slack_ts"])
-    send.block_action(ALICE, APPROVE_ACTION, task.id, channel=CHANNEL, message=message)
+    send.block_action(ALICE, APPROVE_ACTION, channel=CHANNEL, message=message)
     activity.wait("approve", 1)
     updated = slack.received("chat.update")[-1]
     say(f"plan message updated in place: {updated.get('text', '')[:100]}")

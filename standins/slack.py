@@ -579,12 +579,29 @@ class SlackEventSender:
 
     # -- interactivity and commands ------------------------------------------------------------
     def block_action(
-        self, user: str, action_id: str, value: str, *, channel: str, message: dict[str, Any], **kw: Any
+        self,
+        user: str,
+        action_id: str,
+        value: str | None = None,
+        *,
+        channel: str,
+        message: dict[str, Any],
+        **kw: Any,
     ) -> Delivery:
-        """A button click on `message` (as stored by the stand-in: ts, thread_ts, text, blocks)."""
+        """A button click on `message` (as stored by the stand-in: ts, thread_ts, text, blocks). Slack
+        sends the clicked button's own value; `value` overrides it (a forged click)."""
         block_id = next(
             (b.get("block_id") for b in message.get("blocks", []) if b.get("type") == "actions"), "b"
         )
+        if value is None:
+            value = next(
+                e.get("value", "")
+                for b in message.get("blocks", [])
+                if b.get("type") == "actions"
+                for e in b.get("elements", [])
+                if e.get("action_id") == action_id
+            )
+        container_thread = {"thread_ts": message["thread_ts"]} if message.get("thread_ts") else {}
         payload = {
             "type": "block_actions",
             "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": self.team_id},
@@ -595,6 +612,7 @@ class SlackEventSender:
                 "message_ts": message["ts"],
                 "channel_id": channel,
                 "is_ephemeral": False,
+                **container_thread,
             },
             "trigger_id": f"{next(_counter)}.{self.team_id}.trigger",
             "team": {"id": self.team_id, "domain": "test"},

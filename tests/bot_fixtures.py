@@ -88,9 +88,12 @@ class BotHarness:
     def plan_ts(self, task: TaskRecord) -> str:
         return task.meta["slack_ts"]
 
-    def click(self, user: str, action: str, task: TaskRecord, *, channel: str = CHANNEL) -> Delivery:
+    def click(
+        self, user: str, action: str, task: TaskRecord, *, channel: str = CHANNEL, value: str | None = None
+    ) -> Delivery:
+        """`user` clicks the button on the task's plan message (`value`: a forged button value)."""
         message = self.stored(channel, self.plan_ts(task))
-        delivery = self.send.block_action(user, action, task.id, channel=channel, message=message)
+        delivery = self.send.block_action(user, action, value, channel=channel, message=message)
         assert delivery.status == 200, delivery.body
         return delivery
 

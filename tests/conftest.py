@@ -16,9 +16,36 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBAGENT_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("JOBAGENT_NOTES_DIR", str(tmp_path / "notes"))
     monkeypatch.setenv("JOBAGENT_WORKSPACE", "emulator")
-    monkeypatch.setenv("JOBAGENT_USER", "tester")
-    for name in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE", "OPENAI_API_KEY"):
+    for name in (
+        "JOBAGENT_USER",  # the CLI acts as the credentials' identity (the emulator's admin)
+        "JOBAGENT_RUN_AS",
+        "JOBAGENT_REQUIRE_OTHER_APPROVER",
+        "DATABRICKS_HOST",
+        "DATABRICKS_TOKEN",
+        "DATABRICKS_CONFIG_PROFILE",
+        "OPENAI_API_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
+
+
+# Databricks users the tests act as: name -> workspace admin? ("bob" reviews, so he may approve anything;
+# the others manage only the jobs they asked for). Tests about permissions add their own people.
+TEAM = {
+    "alice": False,
+    "bob": True,
+    "carol": False,
+    "mallory": False,
+    "tester": False,
+    "alice@example.com": False,
+    "bob@example.com": True,
+    "carol@example.com": False,
+    "admin@example.com": True,
+}
+
+
+def add_team(emu) -> None:
+    for name, admin in TEAM.items():
+        emu.add_user(name, admin=admin)
 
 
 @pytest.fixture
@@ -27,6 +54,7 @@ def emulator():
 
     emu = WorkspaceEmulator()
     emu.start()
+    add_team(emu)
     yield emu
     emu.stop()
 

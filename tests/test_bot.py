@@ -40,9 +40,9 @@ def docs_index(tmp_path_factory):
 def slack():
     with SlackStandIn() as stand_in:
         stand_in.add_user(ALICE, name="alice", email="alice@example.com")
-        stand_in.add_user(BOB, name="bob")
-        stand_in.add_user(CAROL, name="carol")
-        stand_in.add_user(ADMIN, name="admin", is_admin=True)
+        stand_in.add_user(BOB, name="bob", email="bob@example.com")
+        stand_in.add_user(CAROL, name="carol", email="carol@example.com")
+        stand_in.add_user(ADMIN, name="admin", is_admin=True, email="admin@example.com")
         yield stand_in
 
 
@@ -63,9 +63,9 @@ def bot(runtime, lead, slack):
     harness.close()
 
 
-def approve(bot: BotHarness, user: str, task) -> None:
+def approve(bot: BotHarness, user: str, task, **kw) -> None:
     before = bot.services.activity.count("approve")
-    bot.click(user, blocks.APPROVE_ACTION, task)
+    bot.click(user, blocks.APPROVE_ACTION, task, **kw)
     bot.services.activity.wait("approve", before + 1)
 
 
@@ -90,10 +90,12 @@ def test_mention_is_acked_then_planned_once_in_its_thread(bot, slack):
     assert task.plan["text"].splitlines()[0] in text
     assert task.citations and task.citations[0]["url"] in text  # cited documentation as links
     buttons = [b for b in plan["blocks"] if b["type"] == "actions"][0]["elements"]
+    key = task.meta["button_key"]  # the task id and its random key (see bot/listeners/actions.py)
     assert [(b["action_id"], b["value"]) for b in buttons] == [
-        (blocks.APPROVE_ACTION, task.id),
-        (blocks.REJECT_ACTION, task.id),
+        (blocks.APPROVE_ACTION, f"{task.id}:{key}"),
+        (blocks.REJECT_ACTION, f"{task.id}:{key}"),
     ]
+    assert len(key) >= 16
     assert buttons[0]["style"] == "primary" and "confirm" in buttons[0]
     assert len(bot.posts(ts)) == 1 and len(bot.tasks(ts)) == 1  # the `message` twin did not plan again
     assert bot.services.activity.count("request") == 1
@@ -252,7 +254,8 @@ def test_reject_updates_the_message(bot, slack, emulator, runtime):
         b["type"] == "actions" for b in update["blocks"]
     )
     assert "Rejected by **UALICE**" in runtime.notes.read(task.thread) and emulator.jobs_snapshot() == []
-    approve(bot, ALICE, task)  # a click on the stale buttons of an old copy changes nothing
+    # a click on the stale buttons of an old copy changes nothing
+    approve(bot, ALICE, task, value=blocks.button_value(task))
     assert "already REJECTED" in slack.wait_for("chat.postEphemeral")[0]["text"]
 
 

@@ -42,7 +42,8 @@ def test_plan_approve_apply_status_on_persisted_emulator(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "plan", "--file", str(SPECS / "ingest.json"))
     assert code == 0 and 'create job "nightly-ingest"' in out
     task = task_id_from(out)
-    assert run_cli(capsys, "approve", task, "--by", "bob")[0] == 0
+    assert "Runs as: emulator-user@example.com." in out  # no JOBAGENT_USER: the credentials' identity
+    assert run_cli(capsys, "approve", task, "--by", "emulator-user@example.com")[0] == 0
     code, out, err = run_cli(capsys, "apply", task)
     assert code == 0, err
     assert "COMPLETE: job" in out and "local Databricks workspace emulator" in err

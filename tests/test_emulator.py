@@ -61,7 +61,7 @@ def create(w, body: dict) -> int:
     return w.api_client.do("POST", "/api/2.2/jobs/create", body=body)["job_id"]
 
 
-def raw(emulator, method: str, path: str, body: bytes | None = None, token: str | None = "dapi-x"):
+def raw(emulator, method: str, path: str, body: bytes | None = None, token: str | None = "dapi-local"):
     req = urllib.request.Request(emulator.url + path, data=body, method=method)
     if token:
         req.add_header("Authorization", f"Bearer {token}")
@@ -81,8 +81,11 @@ def test_sdk_connects_and_missing_token_is_401(emulator, w):
     assert ("GET", "/.well-known/databricks-config") in emulator.calls  # the SDK's first question
     status, body, _ = raw(emulator, "GET", "/api/2.2/jobs/list", token=None)
     assert status == 401 and body["error_code"] == "UNAUTHENTICATED"
-    status, body, _ = raw(emulator, "GET", "/api/2.2/jobs/list", token="anything-non-empty")
+    status, body, _ = raw(emulator, "GET", "/api/2.2/jobs/list", token=emulator.token)
     assert status == 200 and body == {"has_more": False}
+    # An unknown token is refused as a real workspace refuses an invalid PAT (see test_emulator_identity).
+    status, body, _ = raw(emulator, "GET", "/api/2.2/jobs/list", token="anything-non-empty")
+    assert status == 403 and body == {"error_code": 403, "message": "Invalid access token."}
 
 
 def test_unknown_endpoint_is_not_found(w):

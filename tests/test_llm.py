@@ -139,7 +139,7 @@ def test_update_is_a_change_set_and_keeps_fields_outside_the_schema(runtime, llm
     sent = llm_server.requests[0]
     assert "change_set" in sent["response_format"]["json_schema"]["schema"]["properties"]
     assert data_of(sent)["current_job_settings"]["webhook_notifications"]
-    record = runtime.worker.submit(assignment, request=request, requester="alice", thread="L3")
+    record = runtime.worker.submit(assignment, request=request, requester="bob", thread="L3")
     assert [(c["op"], c["path"]) for c in record.plan["changes"]] == [
         ("~", "schedule.quartz_cron_expression")
     ]

@@ -26,6 +26,7 @@ from agent.models import TaskState
 from agent.runtime import Runtime
 from agent.specfile import assignment_from_spec, canonical, load_spec
 from agent.workspace import TASK_TAG
+from standins.databricks.seed import DEFAULT_USER as ADMIN
 
 DATA = Path(__file__).parent / "data" / "real_jobs"
 VALID = sorted(DATA.glob("*.json"))
@@ -97,6 +98,18 @@ def all_tasks(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield inner
 
 
+def add_run_as_identities(emulator: Any, specs: list[dict[str, Any]]) -> None:
+    """The users and service principals the definitions run as exist in their workspaces; here too
+    (the admin who applies them holds the Service Principal User role, as Databricks requires)."""
+    for spec in specs:
+        run_as = spec.get("run_as") or {}
+        if run_as.get("user_name"):
+            emulator.add_user(run_as["user_name"])
+        if run_as.get("service_principal_name"):
+            app_id = run_as["service_principal_name"]
+            emulator.add_service_principal(app_id[:8], application_id=app_id, users=[ADMIN])
+
+
 def workspace_objects(spec: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(kind, path) of each notebook and file the job reads from the workspace (not from Git)."""
     default_source = "GIT" if spec.get("git_source") else "WORKSPACE"
@@ -154,6 +167,7 @@ def world() -> Iterator[World]:
         objects = {obj for path in VALID for obj in workspace_objects(read_spec(path))}
         for kind, path in sorted(objects):
             _put(client, kind, path)
+        add_run_as_identities(emulator, [read_spec(path) for path in VALID])
         handle = WorkspaceHandle(client, f"emulator at {emulator.url}")
         yield World(handle, client, client.current_user.me().user_name)
 
@@ -171,12 +185,13 @@ def rt(world: World, settings: Settings) -> Iterator[Runtime]:
 def plan(rt: Runtime, spec: dict[str, Any], thread: str, job_id: int | None = None):
     """What `jobagent plan --file` does with the spec (optionally `--job-id`)."""
     assignment = assignment_from_spec(copy.deepcopy(spec), job_id)
-    return rt.worker.submit(assignment, request=f"spec {thread}", requester="alice", thread=thread)
+    # asked by the workspace admin: these are definitions people run, some with another run_as identity
+    return rt.worker.submit(assignment, request=f"spec {thread}", requester=ADMIN, thread=thread)
 
 
 def approve_and_apply(rt: Runtime, record) -> int:
     assert record.state is TaskState.PLANNED, record.error
-    rt.worker.approve(record.id, by="bob")
+    rt.worker.approve(record.id, by=ADMIN)
     done = rt.worker.apply(record.id)
     assert done.state is TaskState.COMPLETE, done.error
     return done.job_id

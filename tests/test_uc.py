@@ -33,7 +33,7 @@ POLICY = "main.jobagent_policies.require_failure_notification"
 
 @pytest.fixture(autouse=True)
 def _no_uc_settings(monkeypatch, tmp_path):
-    """Start from "off", and let monkeypatch restore the EXECUTOR_* limits the session writes."""
+    """Start from "off", without EXECUTOR_* fallbacks from the outer environment."""
     for name in (
         "URL",
         "MODE",
@@ -49,8 +49,7 @@ def _no_uc_settings(monkeypatch, tmp_path):
     ):
         monkeypatch.delenv(f"JOBAGENT_UC_{name}", raising=False)
     for name in ("EXECUTOR_TIMEOUT", "EXECUTOR_MAX_CPU_TIME_LIMIT", "EXECUTOR_MAX_MEMORY_LIMIT"):
-        monkeypatch.setenv(name, "1")
-        monkeypatch.delenv(name)
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no-databrickscfg"))
 
 
@@ -121,7 +120,7 @@ def test_config_defaults_and_names():
     assert (config.timeout_s, config.cpu_s, config.memory_mb) == (10, 10, 512)
     assert config.full_name("check_job_name") == "main.jobagent.check_job_name"
     assert config.full_name("x", policy=True) == "main.jobagent_policies.x"
-    assert config.sandbox_env(300)["EXECUTOR_MAX_MEMORY_LIMIT"] == "812"
+    assert UCConfig.from_env({"JOBAGENT_UC_URL": "http://uc:8080", "EXECUTOR_TIMEOUT": "3"}).timeout_s == 3
 
 
 def test_databricks_mode_needs_a_workspace(monkeypatch, capsys):
@@ -496,8 +495,8 @@ def test_policy_blocks_a_noncompliant_job_and_passes_a_compliant_one(session):
 
     checker = PolicyChecker(session, "main", "jobagent_policies")
     assert checker.problems(SCHEDULED) == [
-        f"Policy {POLICY}: a scheduled job must notify someone when it fails: add "
-        'email_notifications.on_failure, e.g. {"on_failure": ["data-team@example.com"]}'
+        f"Policy {POLICY}: `a scheduled job must notify someone when it fails: add "
+        'email_notifications.on_failure, e.g. {"on_failure": ["data-team@example.com"]}`'
     ]
     assert checker.problems(COMPLIANT) == []
     assert checker.problems({"name": "adhoc", "tasks": []}) == []  # not scheduled
@@ -515,14 +514,14 @@ def test_failing_slow_and_greedy_policies_are_reported_not_fatal(uc_server, capl
         problems = PolicyChecker(s).problems(SCHEDULED)
         elapsed = time.monotonic() - started
         assert elapsed < 6, elapsed
-        assert problems[0].startswith(f"Policy {POLICY}: a scheduled job must notify")
+        assert problems[0].startswith(f"Policy {POLICY}: `a scheduled job must notify")
         assert problems[1:] == [
             "Policy main.jobagent_policies.fails_loudly could not run: "
-            "main.jobagent_policies.fails_loudly failed: RuntimeError: policy bug",
+            "main.jobagent_policies.fails_loudly failed: `RuntimeError: policy bug`",
             "Policy main.jobagent_policies.takes_forever could not run: "
-            "main.jobagent_policies.takes_forever timed out (sandbox limit reached)",
+            "main.jobagent_policies.takes_forever timed out after 1 s (JOBAGENT_UC_TIMEOUT)",
             "Policy main.jobagent_policies.eats_memory could not run: "
-            "main.jobagent_policies.eats_memory failed: MemoryError",
+            "main.jobagent_policies.eats_memory failed: `MemoryError`",
         ]
         caplog.clear()
         with caplog.at_level(logging.WARNING):

@@ -5,7 +5,8 @@ created in (and cannot be created outside a running loop at all). Its sync metho
 current thread's loop (nest_asyncio), so every call must happen on the thread that built it: a
 `UCSession` keeps one worker thread with its own loop and runs every client call there, with a
 deadline, whichever thread asks (CLI, Slack handlers, LangChain tools). The Databricks client needs no
-loop, but goes through the same door for the same deadlines.
+loop, but goes through the same door for the same deadlines. Function bodies never run here or in a
+fork of this process: `execute` vets the definition and hands the body to isolation.py.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import asyncio
 import atexit
 import concurrent.futures as cf
 import logging
-import os
 import queue
 import threading
 from collections.abc import Callable
@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 from agent.errors import ConfigError, JobAgentError
 from agent.uc.config import UCConfig
+from agent.uc.isolation import FunctionRunner
+from agent.uc.untrusted import ERROR_CHARS, TOOL_CHARS, clean, function_name, param_names, quoted, refusal
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,20 +35,17 @@ class FunctionCallError(JobAgentError):
 
     def __init__(self, message: str, kind: str = "failed"):
         super().__init__(message)
-        self.kind = kind  # unknown | arguments | failed | timeout
+        self.kind = kind  # unknown | refused | arguments | failed | timeout
 
 
 def result_text(full_name: str, result: Any) -> str:
-    """A FunctionExecutionResult -> the value as text ("" for no output); raises on an error result."""
-    from unitycatalog.ai.core.executor.common import NO_OUTPUT_MESSAGE, TIMEOUT_ERROR_MESSAGE
+    """A FunctionExecutionResult (from Databricks) -> the value as text; raises on an error result."""
+    from unitycatalog.ai.core.executor.common import NO_OUTPUT_MESSAGE
 
     if result.error:
-        error = str(result.error).strip()
-        if error.startswith(TIMEOUT_ERROR_MESSAGE.split("\n", 1)[0]):
-            raise FunctionCallError(f"{full_name} timed out (sandbox limit reached)", "timeout")
-        lines = [line for line in error.splitlines() if line.strip()]
-        summary = lines[-1] if error.startswith("Traceback") else lines[0] if lines else "unknown error"
-        raise FunctionCallError(f"{full_name} failed: {summary.strip()}", "failed")
+        lines = [line for line in str(result.error).strip().splitlines() if line.strip()]
+        summary = lines[-1] if lines and lines[0].startswith("Traceback") else lines[0] if lines else ""
+        raise FunctionCallError(f"{full_name} failed: {_said(summary or 'unknown error')}", "failed")
     value = result.value
     return "" if value is None or value == NO_OUTPUT_MESSAGE else str(value)
 
@@ -58,6 +57,7 @@ class UCSession:
         self.config = config
         self._thread = _LoopThread()
         self._closed = False
+        self.runner = FunctionRunner(config)  # its process starts on the first call
         try:
             self.client = self.run(build or build_client, config, timeout=60)
         except BaseException:
@@ -83,7 +83,7 @@ class UCSession:
 
     @property
     def call_timeout(self) -> float:
-        """The sandbox's own limit plus room for the HTTP calls around it."""
+        """The functions' own limit plus room for the HTTP calls around it."""
         return self.config.timeout_s + 10.0
 
     # -- the calls the agent makes -------------------------------------------------------------
@@ -95,38 +95,59 @@ class UCSession:
         return self.run(_list_all, self.client, self.config.catalog, schema)
 
     def call(self, name: str, args: dict[str, Any]) -> str:
-        """Run function `name` (short names are in the agent's schema) -> its text result.
+        """Run function `name` (short names are in the agent's schema) -> its result as clean text.
 
-        Raises FunctionCallError (kind: unknown, arguments, failed, timeout) with a message to show.
+        Raises FunctionCallError (kind: unknown, refused, arguments, failed, timeout) with a message to show.
         """
         full_name = self.config.full_name(name)
         try:
-            return self.run(self._call_here, full_name, args)
-        except FunctionCallError:
-            raise
+            info = self.get(full_name)
         except TimeoutError as exc:
             raise FunctionCallError(f"{full_name} did not finish: {exc}", "timeout") from None
         except Exception as exc:  # UC unreachable or refusing: the caller decides how loud to be
             raise FunctionCallError(f"{full_name} could not be called: {_brief(exc)}", "failed") from exc
-
-    def _call_here(self, full_name: str, args: dict[str, Any]) -> str:
-        if _get_function(self.client, full_name) is None:
+        if info is None:
             raise FunctionCallError(
                 f"No function {full_name}. `jobagent tools list` shows the registered ones.", "unknown"
             )
-        try:
-            result = self.with_limits(self.client.execute_function, full_name, args)
-        except ValueError as exc:  # the client checks arguments against the stored signature
-            raise FunctionCallError(f"Bad arguments for {full_name}: {exc}", "arguments") from None
-        return result_text(full_name, result)
+        return self.execute(info, args)
 
-    def with_limits(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call `fn` (on this thread) with the sandbox limits in place; the client reads them per call."""
-        if self.config.mode == "oss":
-            os.environ.update(self.config.sandbox_env(_address_space_mb()))
-            if self.config.execution == "local":
-                self.client.clear_function_cache()  # local mode memoises results (lru_cache) otherwise
-        return fn(*args, **kwargs)
+    def execute(self, info: Any, args: dict[str, Any], max_chars: int = TOOL_CHARS) -> str:
+        """Run a function already loaded (its FunctionInfo) -> its result, cleaned and capped.
+
+        The definition is vetted first; open-source bodies run in the isolated child (isolation.py),
+        Databricks runs its own on its compute.
+        """
+        if problem := refusal(info):
+            raise FunctionCallError(problem, "refused")
+        full_name = function_name(info)
+        try:
+            self.client.validate_input_params(info.input_params, args)  # the stored signature; runs nothing
+        except ValueError as exc:
+            message = f"Bad arguments for {full_name}: {clean(exc, 500, one_line=True)}"
+            raise FunctionCallError(message, "arguments") from None
+        if self.config.mode != "oss":
+            try:
+                result = self.run(self.client.execute_function, full_name, args)
+            except TimeoutError as exc:
+                raise FunctionCallError(f"{full_name} did not finish: {exc}", "timeout") from None
+            except Exception as exc:
+                raise FunctionCallError(f"{full_name} could not be called: {_brief(exc)}", "failed") from exc
+            return clean(result_text(full_name, result), max_chars)
+        kind = getattr(info.routine_body, "value", info.routine_body)
+        if kind != "EXTERNAL" or not isinstance(info.routine_definition, str):
+            raise FunctionCallError(f"{full_name} is not a Python function; only those run here", "failed")
+        from unitycatalog.ai.core.utils.function_processing_utils import process_function_parameter_defaults
+
+        args = process_function_parameter_defaults(info, args)  # literal defaults; evaluates no code
+        reply = self.runner.call(param_names(info), info.routine_definition, args, max_chars * 2)
+        if reply.get("ok"):
+            return clean(reply.get("value", ""), max_chars)
+        if reply.get("kind") == "timeout":
+            limit = f"{self.config.timeout_s} s (JOBAGENT_UC_TIMEOUT)"
+            raise FunctionCallError(f"{full_name} timed out after {limit}", "timeout")
+        said = _said(reply.get("error") or "unknown error")
+        raise FunctionCallError(f"{full_name} failed: {said}", "failed")
 
     def close(self) -> None:
         if self._closed:
@@ -137,6 +158,7 @@ class UCSession:
                 self.run(_close_oss, self.client, timeout=5)
             except Exception as exc:  # closing is best effort
                 log.debug("closing the Unity Catalog client: %s", exc)
+        self.runner.close()
         self._thread.stop()
 
     def __enter__(self) -> UCSession:
@@ -269,19 +291,13 @@ def _quiet_not_found(record: logging.LogRecord) -> bool:
     return not record.getMessage().startswith("Failed to retrieve function")
 
 
+def _said(text: str) -> str:
+    """What a function said about its failure: its words, cleaned, capped and quoted."""
+    return quoted(clean(text, ERROR_CHARS, one_line=True))
+
+
 def _brief(exc: BaseException) -> str:
     """First line of an error (the REST client's messages carry headers and bodies after it)."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
-def _address_space_mb() -> int:
-    """This process's virtual size (Linux); the forked sandbox starts with all of it."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) // 1024
-    except OSError:
-        pass
-    return 0
+    first = clean(text[0], ERROR_CHARS, one_line=True) if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -13,7 +13,8 @@ configuration: JOBAGENT_UC_URL=http://127.0.0.1:8080 (open-source Unity Catalog 
 JOBAGENT_UC_MODE=databricks (+ DATABRICKS_* credentials and JOBAGENT_UC_WAREHOUSE_ID);
 JOBAGENT_UC_CATALOG (main), JOBAGENT_UC_SCHEMA (jobagent), JOBAGENT_UC_POLICY_SCHEMA
 (jobagent_policies), JOBAGENT_UC_EXECUTION (sandbox|local), JOBAGENT_UC_TIMEOUT (10 s),
-JOBAGENT_UC_MEMORY_MB (512 MB above the agent's own size), JOBAGENT_UC_POLICY_ON_ERROR (block|warn).
+JOBAGENT_UC_MEMORY_MB (512 MB per call), JOBAGENT_UC_POLICY_ON_ERROR (block|warn). Functions run in a
+separate process with no credentials in its environment; sandbox mode also forbids new processes.
 
 examples:
   jobagent uc-server --port 8080 &              a local stand-in server to try it
@@ -91,13 +92,21 @@ def _register(args: argparse.Namespace, session: Any) -> int:
 
 
 def _list(args: argparse.Namespace, session: Any) -> int:
+    from agent.uc.untrusted import clean, refusal, shown_name
+
     config = session.config
     rows = []
     for schema in (config.schema, config.policy_schema):
         for info in session.list(schema):
             params = (info.input_params.parameters if info.input_params else None) or []
-            signature = ", ".join(f"{p.name} {getattr(p.type_name, 'value', p.type_name)}" for p in params)
-            rows.append((info.full_name, signature, (info.comment or "").split(". ")[0].strip().rstrip(".")))
+            signature = clean(
+                ", ".join(f"{p.name} {getattr(p.type_name, 'value', p.type_name)}" for p in params),
+                200,
+                one_line=True,
+            )
+            comment = clean((info.comment or "").split(". ")[0].strip().rstrip("."), 200, one_line=True)
+            reason = refusal(info)
+            rows.append((shown_name(info), signature, f"REFUSED: {reason}" if reason else comment))
     if args.json:
         print(json.dumps([{"name": n, "params": p, "comment": c} for n, p, c in rows], indent=2))
         return 0
@@ -107,7 +116,8 @@ def _list(args: argparse.Namespace, session: Any) -> int:
         return 0
     width = max(len(n) for n, _, _ in rows)
     for name, signature, comment in rows:
-        print(f"{name:<{width}}  ({signature})\n{'':<{width}}  {comment[:100]}")
+        shown = comment if comment.startswith("REFUSED") else comment[:100]
+        print(f"{name:<{width}}  ({signature})\n{'':<{width}}  {shown}")
     return 0
 
 
@@ -126,7 +136,7 @@ def _call(args: argparse.Namespace, session: Any) -> int:
         print(session.call(args.name, arguments))
     except FunctionCallError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2 if exc.kind in ("unknown", "arguments") else 1
+        return 2 if exc.kind in ("unknown", "refused", "arguments") else 1
     return 0
 
 

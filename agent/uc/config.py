@@ -1,8 +1,8 @@
 """Unity Catalog settings from the environment; no UC imports here, so the CLI can say "off" cheaply.
 
 The feature is off unless JOBAGENT_UC_URL (an open-source UC server) or JOBAGENT_UC_MODE=databricks is
-set. Sandbox limits are ours to choose: the client reads EXECUTOR_* variables at each call, and its
-100 MB default memory limit is too small for a forked copy of this process (see `sandbox_env`).
+set. The limits (timeout, CPU seconds, memory) apply to each call in the isolated child (isolation.py);
+the EXECUTOR_* names the client's own executor reads are still accepted as fallbacks.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ class UCConfig:
     catalog: str = "main"
     schema: str = "jobagent"
     policy_schema: str = "jobagent_policies"
-    execution: str = "sandbox"  # oss: sandbox | local; databricks: warehouse | serverless
+    execution: str = "sandbox"  # oss (both isolated): sandbox | local; databricks: warehouse | serverless
     warehouse_id: str = ""
     timeout_s: int = 10
     cpu_s: int = 10
-    memory_mb: int = 512
+    memory_mb: int = 512  # address space of each call's process
     policy_on_error: str = "block"  # block | warn
 
     @classmethod
@@ -100,15 +100,6 @@ class UCConfig:
             f"Unity Catalog tools: on ({where}; functions in {self.catalog}.{self.schema}, "
             f"policies in {self.catalog}.{self.policy_schema}; execution: {run})"
         )
-
-    def sandbox_env(self, base_mb: int = 0) -> dict[str, str]:
-        """The client's EXECUTOR_* limits. The sandbox is a fork of this process and RLIMIT_AS counts
-        everything it inherits (a threaded bot maps gigabytes), so memory is `base_mb` + headroom."""
-        return {
-            "EXECUTOR_TIMEOUT": str(self.timeout_s),
-            "EXECUTOR_MAX_CPU_TIME_LIMIT": str(self.cpu_s),
-            "EXECUTOR_MAX_MEMORY_LIMIT": str(base_mb + self.memory_mb),
-        }
 
 
 def _execution(mode: str, wanted: str, warehouse: str) -> str:

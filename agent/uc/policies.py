@@ -3,7 +3,9 @@
 Operators add or change policies in the policy schema without a release; the Worker runs every function
 there that takes `job_settings_json`. A policy that cannot run (it raised, timed out, or UC is down)
 blocks by default, because a check that silently passes is worse than a loud one; set
-JOBAGENT_UC_POLICY_ON_ERROR=warn to log and skip instead.
+JOBAGENT_UC_POLICY_ON_ERROR=warn to log and skip instead. A function in the policy schema whose definition
+is refused (untrusted.py) counts as a policy that cannot run. Policies run isolated (isolation.py), and
+what one returns is someone else's text: one line, at most VIOLATION_CHARS, quoted as inline code.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 from typing import Any
 
 from agent.uc.builtins import Builtin
+from agent.uc.untrusted import VIOLATION_CHARS, clean, function_name, quoted, refusal, shown_name
 
 log = logging.getLogger(__name__)
 SETTINGS_PARAM = "job_settings_json"
@@ -72,38 +75,40 @@ class PolicyChecker:
         return cls(session) if session else None
 
     def problems(self, settings: dict[str, Any]) -> list[str]:
-        """One string per violation ("Policy cat.sch.fn: message") or per policy that could not run."""
+        """One string per violation ("Policy cat.sch.fn: `message`") or per policy that could not run."""
         from agent.uc.client import FunctionCallError
 
         payload = json.dumps(settings, sort_keys=True)
         try:
-            functions = [f for f in self.session.list(self.policy_schema) if _takes_settings(f)]
+            listed = self.session.list(self.policy_schema)
         except Exception as exc:
             return self._could_not_run(f"Policy checks in {self.catalog}.{self.policy_schema}", exc)
         problems: list[str] = []
-        for info in functions:
-            name = info.full_name or f"{self.catalog}.{self.policy_schema}.{info.name}"
+        for info in listed:
+            if reason := refusal(info):
+                problems += self._could_not_run(f"Policy {shown_name(info)}", reason)
+                continue
+            if not _takes_settings(info):
+                continue
+            name = function_name(info)
             try:
-                violation = self.session.call(name, {SETTINGS_PARAM: payload})
+                violation = self.session.execute(info, {SETTINGS_PARAM: payload}, max_chars=VIOLATION_CHARS)
             except (FunctionCallError, TimeoutError) as exc:
                 problems += self._could_not_run(f"Policy {name}", exc)
                 continue
-            if violation.strip():
-                problems.append(f"Policy {name}: {violation.strip()}")
+            if text := clean(violation, VIOLATION_CHARS, one_line=True):
+                problems.append(f"Policy {name}: {quoted(text)}")
         return problems
 
     def describe(self) -> list[dict[str, str]]:
         """Each policy's name and what it asks (its comment), for the model to plan within them."""
-        functions = [f for f in self.session.list(self.policy_schema) if _takes_settings(f)]
+        listed = self.session.list(self.policy_schema)
+        functions = [f for f in listed if not refusal(f) and _takes_settings(f)]
         return [
-            {
-                "name": f.full_name or f"{self.catalog}.{self.policy_schema}.{f.name}",
-                "rule": " ".join((f.comment or "").split())[:400],
-            }
-            for f in functions
+            {"name": function_name(f), "rule": clean(f.comment or "", 400, one_line=True)} for f in functions
         ]
 
-    def _could_not_run(self, what: str, exc: Exception) -> list[str]:
+    def _could_not_run(self, what: str, exc: Exception | str) -> list[str]:
         message = f"{what} could not run: {exc}"
         log.warning("%s (%s)", message, "blocking" if self.on_error == "block" else "skipped")
         return [message] if self.on_error == "block" else []

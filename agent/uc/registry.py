@@ -2,7 +2,7 @@
 
 What is compared is what UC stores: the body (routine_definition), the comment and the parameters.
 Only the project's own definitions (builtins.py, policies.py) are ever registered here; nothing a
-request says can become a function.
+request says can become a function, and names that are not plain identifiers are refused first.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from agent.uc.builtins import BUILTINS, Builtin, SqlFunction
 from agent.uc.client import FunctionCallError, UCSession
 from agent.uc.policies import POLICIES
+from agent.uc.untrusted import check_names
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,10 @@ def register(session: UCSession, specs: Iterable[Builtin] = BUILTINS + POLICIES)
         schema = session.config.policy_schema if spec.policy else session.config.schema
         full_name = f"{session.config.catalog}.{schema}.{spec.name}"
         wanted = _wanted(session.config.mode, spec.source)
+        try:
+            check_names(spec.name, [name for name, _ in wanted.params])
+        except ValueError as exc:
+            raise FunctionCallError(str(exc), "refused") from None
         existing = session.get(full_name)
         if existing is not None and _current(existing) == wanted:
             results.append((full_name, "unchanged"))

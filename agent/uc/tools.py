@@ -1,8 +1,10 @@
 """The agent's UC functions as tools: LangChain tools for an LLM, and a fail-soft call for plain code.
 
-Tools come from UCFunctionToolkit unchanged (names, descriptions, argument schemas from UC), except
-that each call is routed to the session's thread (see client.py) under the sandbox limits, and the
-client's "no output" placeholder is turned back into the "" our functions return for "fine".
+Tools come from UCFunctionToolkit (names, descriptions, argument schemas from UC) for the functions whose
+definitions pass vetting (untrusted.py), one by one (a function it cannot describe, such as one without
+parameters, is left out alone). Each tool's call is replaced by `UCSession.call`: the body runs isolated
+(isolation.py), never through the client, and the model reads a cleaned answer of at most TOOL_CHARS
+characters in the toolkit's {"format", "value"} shape.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from agent.errors import JobAgentError
 from agent.uc.client import UCSession, open_session
 from agent.uc.config import UCConfig
+from agent.uc.untrusted import clean, function_name, refusal
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _sessions: dict[UCConfig, UCSession] = {}
 _sessions_lock = threading.Lock()
+DESCRIPTION_CHARS = 1000  # a function's comment, as the model reads it
 
 
 def shared_session(config: UCConfig | None = None) -> UCSession | None:
@@ -49,48 +53,52 @@ def uc_tools(
     cfg = session.config
     schemas = [cfg.schema] + ([cfg.policy_schema] if include_policies else [])
     try:
-        # a wildcard on a schema that does not exist makes the toolkit raise: ask only for non-empty ones
-        names = [f"{cfg.catalog}.{schema}.*" for schema in schemas if session.list(schema)]
+        names = []
+        for schema in schemas:
+            for info in session.list(schema):
+                if reason := refusal(info):
+                    log.warning("not offered to the model: %s", reason)
+                else:
+                    names.append(function_name(info))
         if not names:
             log.warning("no functions in %s.%s yet: run `jobagent tools register`", cfg.catalog, cfg.schema)
             return []
-        tools = session.run(_toolkit, session.client, names, timeout=60).tools
     except Exception as exc:
         log.warning("Unity Catalog tools unavailable (%s): %s", cfg.status_line, exc)
         return []
-    for tool in tools:
-        tool.func = _on_session_thread(session, tool.func)
+    tools = []
+    for name in names:
+        try:
+            tool = session.run(_tool, session.client, name, timeout=60)
+        except Exception as exc:  # one function the toolkit cannot describe must not cost the others
+            log.warning("not offered to the model: %s (%s)", name, _first_line(exc))
+            continue
+        tool.func = _isolated_call(session, name)
+        tool.description = clean(tool.description, DESCRIPTION_CHARS)
+        tools.append(tool)
     return tools
 
 
-def _toolkit(client: Any, names: list[str]) -> Any:
+def _tool(client: Any, name: str) -> Any:
     from unitycatalog.ai.langchain.toolkit import UCFunctionToolkit
 
-    return UCFunctionToolkit(function_names=names, client=client)
+    return UCFunctionToolkit.uc_function_to_langchain_tool(function_name=name, client=client)
 
 
-def _on_session_thread(session: UCSession, func: Any) -> Any:
+def _first_line(exc: BaseException) -> str:
+    return clean(f"{type(exc).__name__}: {exc}", 200, one_line=True)
+
+
+def _isolated_call(session: UCSession, full_name: str) -> Any:
     def call(*args: Any, **kwargs: Any) -> str:
         try:
-            raw = session.run(lambda: session.with_limits(func, *args, **kwargs))
+            value = session.call(full_name, json.loads(json.dumps(kwargs, default=str)))
         except Exception as exc:  # the LLM gets the error as the tool's answer, the agent keeps going
             log.warning("tool call failed: %s", exc)
             return json.dumps({"error": str(exc)})
-        return _clean(raw)
+        return json.dumps({"format": "SCALAR", "value": value})
 
     return call
-
-
-def _clean(raw: str) -> str:
-    from unitycatalog.ai.core.executor.common import NO_OUTPUT_MESSAGE
-
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return raw
-    if isinstance(data, dict) and data.get("value") == NO_OUTPUT_MESSAGE:
-        data["value"] = ""
-    return json.dumps(data)
 
 
 def call_function(name: str, args: dict[str, Any], *, session: UCSession | None = None) -> str | None:

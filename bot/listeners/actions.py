@@ -1,11 +1,16 @@
 """Approve / Reject buttons: acknowledged at once (Bolt lazy listeners), then checked and carried out.
 
-Double clicks and two approvers at once are safe because `Worker.approve` is a compare-and-set on the
-PLANNED state: the second click gets IllegalTransition and an ephemeral "already decided" reply.
+A click counts only if it carries the task's button key and comes from the channel, thread and message
+the plan was posted in (`Click.matches`): a forged click naming another task changes nothing. The person
+clicking must then pass the allow list (bot/app.py Approvers) and Databricks' own permissions
+(agent/access.py, through `Worker.approve`). Double clicks and two approvers at once are safe because
+`Worker.approve` is a compare-and-set on the PLANNED state: the second click gets IllegalTransition and an
+ephemeral "already decided" reply.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +18,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from agent.errors import IllegalTransition, StalePlan, TaskNotFound
+from agent.errors import AccessDenied, IllegalTransition, StalePlan, TaskNotFound, WorkspaceError
 from agent.models import TaskState
 from agent.state import TaskRecord
 from bot import blocks
@@ -27,6 +32,7 @@ log = logging.getLogger(__name__)
 class Click:
     user: str
     task_id: str
+    key: str
     channel: str
     message_ts: str
     thread_ts: str
@@ -36,8 +42,22 @@ class Click:
         container, message = body.get("container") or {}, body.get("message") or {}
         channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
         ts = container.get("message_ts") or message.get("ts", "")
+        task_id, _, key = str((body.get("actions") or [{}])[0].get("value") or "").partition(":")
+        user = (body.get("user") or {}).get("id", "")
         return cls(
-            body["user"]["id"], body["actions"][0]["value"], channel, ts, message.get("thread_ts") or ts
+            user, task_id, key, channel, ts, container.get("thread_ts") or message.get("thread_ts") or ts
+        )
+
+    def matches(self, record: TaskRecord) -> bool:
+        """The click comes from this task's own plan message (see the module docstring)."""
+        meta = record.meta
+        expected = meta.get("button_key") or ""
+        return (
+            bool(self.user)
+            and hmac.compare_digest(self.key.encode(), str(expected).encode())
+            and record.channel == self.channel
+            and meta.get("slack_thread_ts") == self.thread_ts
+            and self.message_ts in (meta.get("slack_messages") or [meta.get("slack_ts")])
         )
 
 
@@ -65,11 +85,21 @@ def register(app: App, svc: Services) -> None:
         )
 
     def load(client: WebClient, click: Click) -> TaskRecord | None:
+        """The clicked task, if the click is genuine; a forged or misplaced one is refused and logged."""
         try:
-            return svc.runtime.store.get(click.task_id)
-        except TaskNotFound as exc:
-            tell(client, click, str(exc))
+            record = svc.runtime.store.get(click.task_id)
+        except TaskNotFound:
+            record = None
+        if record is None or not click.matches(record):
+            log.warning(
+                "refused a click by %s in %s on %s: it does not belong to that plan message",
+                click.user,
+                click.channel,
+                click.task_id,
+            )
+            tell(client, click, "This button does not belong to a plan in this thread, so nothing was done.")
             return None
+        return record
 
     def approve_plan(body: dict[str, Any], client: WebClient) -> None:
         try:
@@ -96,9 +126,14 @@ def register(app: App, svc: Services) -> None:
             )
             return
         try:
-            record = svc.runtime.worker.approve(record.id, by=click.user)
+            record = svc.runtime.worker.approve(
+                record.id, by=click.user, email=svc.directory.email(click.user) or ""
+            )
         except IllegalTransition:
             tell(client, click, already(svc.runtime.store.get(click.task_id)))
+            return
+        except (AccessDenied, WorkspaceError) as exc:
+            tell(client, click, f"Sorry, you cannot approve task {record.id}: {exc}")
             return
         show(client, click, record, f":hourglass_flowing_sand: Approved by <@{click.user}> — applying…")
         apply_plan(client, click, record)

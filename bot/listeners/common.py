@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from typing import Any
 
 from slack_sdk import WebClient
@@ -177,8 +178,12 @@ def plan_request(
 
 
 def _plan(svc: Services, text: str, *, thread: str, user: str, channel: str, thread_ts: str) -> TaskRecord:
-    email = svc.directory.email(user)
-    meta: dict[str, Any] = {"slack_channel": channel, "slack_thread_ts": thread_ts}
+    email = svc.directory.email(user) or ""  # "": Slack did not say (no users:read.email, or no address)
+    meta: dict[str, Any] = {
+        "slack_channel": channel,
+        "slack_thread_ts": thread_ts,
+        "button_key": secrets.token_urlsafe(16),  # see blocks.button_value
+    }
     if svc.config.trace_plans:  # an MLflow trace per plan, so 👍/👎 reach it as feedback
         from agent.evaluation.tracing import trace_plan
 
@@ -188,5 +193,11 @@ def _plan(svc: Services, text: str, *, thread: str, user: str, channel: str, thr
     else:
         assignment = svc.lead.assign(text, thread=thread, requester_email=email)
     return svc.runtime.worker.submit(
-        assignment, request=text, requester=user, thread=thread, channel=channel, meta=meta
+        assignment,
+        request=text,
+        requester=user,
+        requester_email=email,
+        thread=thread,
+        channel=channel,
+        meta=meta,
     )

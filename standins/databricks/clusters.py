@@ -1,4 +1,4 @@
-"""Read-only compute lookups: node types, Spark versions, clusters, SQL warehouses, and the caller.
+"""Read-only compute lookups: node types, Spark versions, clusters and SQL warehouses.
 
 Enough for a client to check that what a job names exists. An unknown cluster is 400
 INVALID_PARAMETER_VALUE "Cluster <id> does not exist" as on the real service (the SDK maps it to
@@ -8,7 +8,6 @@ INVALID_PARAMETER_VALUE "Cluster <id> does not exist" as on the real service (th
 from __future__ import annotations
 
 import copy
-import hashlib
 from typing import Any
 
 from standins.databricks.errors import invalid, not_found
@@ -49,22 +48,6 @@ def get_warehouse(store: Store, req: Request) -> dict[str, Any]:
     if warehouse is None:
         raise not_found(f"SQL warehouse {warehouse_id} does not exist.")
     return copy.deepcopy(warehouse)
-
-
-def current_user(store: Store, req: Request) -> dict[str, Any]:
-    """SCIM /Me for the token's user (what `w.current_user.me()` asks)."""
-    user_id = str(int(hashlib.sha256(req.user.encode()).hexdigest()[:12], 16))
-    local = req.user.split("@")[0]
-    return {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "id": user_id,
-        "userName": req.user,
-        "displayName": local.replace(".", " ").replace("-", " ").title(),
-        "active": True,
-        "emails": [{"value": req.user, "type": "work", "primary": True}],
-        "groups": [{"display": "users", "type": "direct"}],
-        "externalId": None,
-    }
 
 
 def host_metadata(base_url: str) -> dict[str, Any]:

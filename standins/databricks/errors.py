@@ -38,7 +38,7 @@ class ApiError(Exception):
     """Raised by handlers; the server turns it into the error response."""
 
     def __init__(
-        self, status: int, error_code: str | None, message: str, headers: dict[str, str] | None = None
+        self, status: int, error_code: str | int | None, message: str, headers: dict[str, str] | None = None
     ):
         super().__init__(message)
         self.status = status
@@ -68,3 +68,12 @@ def not_found(message: str) -> ApiError:
 def already_exists(message: str) -> ApiError:
     """409 RESOURCE_ALREADY_EXISTS."""
     return ApiError(409, "RESOURCE_ALREADY_EXISTS", message)
+
+
+def invalid_token() -> ApiError:
+    """403 for a bearer token the workspace does not know. Source: real responses quoted in
+    databricks/databricks-sdk-go#873 and #917: HTTP 403, `X-Databricks-Reason-Phrase: Invalid access
+    token.`, body {"error_code": 403, "message": "Invalid access token."} (a number; the SDK falls back to
+    the status and raises PermissionDenied)."""
+    message = "Invalid access token."
+    return ApiError(403, 403, message, {"X-Databricks-Reason-Phrase": message})

@@ -4,7 +4,8 @@ Behaviour mirrors the service where clients can tell: server-filled defaults on 
 list pages that omit tasks unless `expand_tasks`, get pages of 100 array items with
 `next_page_token`, update merging tasks / job_clusters by key, idempotent run-now, and an unknown
 job answered with 400 INVALID_PARAMETER_VALUE "Job <id> does not exist." — which the SDK itself
-turns into `ResourceDoesNotExist` for jobs/get and runs/get.
+turns into `ResourceDoesNotExist` for jobs/get and runs/get. Every call is checked against the job's
+permissions (job_acl) and every run_as a caller chooses against run_as's rules.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import copy
 import json
 from typing import Any
 
-from standins.databricks import runs
+from standins.databricks import job_acl, run_as, runs
 from standins.databricks.errors import invalid, malformed
 from standins.databricks.job_validation import validate_settings
 from standins.databricks.params import Request, as_int, type_name
+from standins.databricks.permissions import caller
 from standins.databricks.run_view import render_run
 from standins.databricks.schema import read_settings
 from standins.databricks.state import Store, now_ms
@@ -37,9 +39,11 @@ def job_not_found(job_id: Any) -> Exception:
     return invalid(f"Job {job_id} does not exist.")
 
 
-def _job(store: Store, req: Request) -> dict[str, Any]:
+def _job(store: Store, req: Request, need: str) -> dict[str, Any]:
+    """The job, once the caller is known to hold `need` on it (checked first, see job_acl.require)."""
     job_id = req.int_arg("job_id", required=True)
     job = store.data["jobs"].get(str(job_id))
+    job_acl.require(store, caller(store, req), job_id, job, need)
     if job is None:
         raise job_not_found(job_id)
     return job
@@ -56,8 +60,11 @@ def _settings_arg(req: Request, name: str, required: bool) -> dict[str, Any] | N
     return copy.deepcopy(value)
 
 
-def with_defaults(settings: dict[str, Any], user: str, queue_default: bool) -> dict[str, Any]:
-    """The settings as the service stores them: ignored fields dropped, defaults filled in."""
+def with_defaults(
+    settings: dict[str, Any], default_run_as: dict[str, str], queue_default: bool
+) -> dict[str, Any]:
+    """The settings as the service stores them: ignored fields dropped, defaults filled in (run_as: the
+    owner's identity, see run_as.for_owner)."""
     out = copy.deepcopy(settings)
     out["format"] = "MULTI_TASK"
     out.setdefault("name", "Untitled")
@@ -65,7 +72,7 @@ def with_defaults(settings: dict[str, Any], user: str, queue_default: bool) -> d
     out.setdefault("webhook_notifications", {})
     out.setdefault("timeout_seconds", 0)
     out.setdefault("max_concurrent_runs", 1)
-    out.setdefault("run_as", {"user_name": user})
+    out.setdefault("run_as", copy.deepcopy(default_run_as))
     if queue_default:
         out.setdefault("queue", {"enabled": True})
     for task in out.get("tasks") or []:
@@ -87,20 +94,26 @@ def create(store: Store, req: Request) -> dict[str, Any]:
     body = {k: v for k, v in req.body.items() if k not in ("access_control_list", "format")}
     settings = read_settings(body)
     validate_settings(settings)
+    who = caller(store, req)
+    grants = job_acl.initial(store, who, req.body.get("access_control_list"))
+    run_as.check(store, who, settings.get("run_as"), None)
+    owner = next(job_acl.entry_ref(g) for g in grants if g["permission_level"] == "IS_OWNER")
+    stored = with_defaults(settings, run_as.for_owner(owner), _queue_default(req))
     job_id = store.next_id("job")
     store.data["jobs"][str(job_id)] = {
         "job_id": job_id,
-        "creator_user_name": req.user,
-        "run_as_user_name": req.user,
+        "creator_user_name": who.name,
+        "run_as_user_name": run_as.user_name_of(stored["run_as"]),
         "created_time": now_ms(),
-        "settings": with_defaults(settings, req.user, _queue_default(req)),
+        "settings": stored,
     }
+    job_acl.save(store, job_id, grants, implicit="run_as" not in settings)
     store.mark_dirty()
     return {"job_id": job_id}
 
 
 def get(store: Store, req: Request) -> dict[str, Any]:
-    job = _job(store, req)
+    job = _job(store, req, "CAN_VIEW")
     page = _decode_token(req.str_arg("page_token"), "page") if req.arg("page_token") else 0
     out = copy.deepcopy(job)
     settings = out["settings"]
@@ -129,7 +142,9 @@ def list_jobs(store: Store, req: Request) -> dict[str, Any]:
         raise invalid("offset must not be negative.")
     name = req.str_arg("name")
     expand = req.bool_arg("expand_tasks")
-    jobs = sorted(store.data["jobs"].values(), key=lambda j: (j["created_time"], j["job_id"]), reverse=True)
+    who = caller(store, req)
+    jobs = [j for j in store.data["jobs"].values() if job_acl.visible(store, who, j)]  # only viewable jobs
+    jobs.sort(key=lambda j: (j["created_time"], j["job_id"]), reverse=True)
     if name is not None:
         jobs = [j for j in jobs if (j["settings"].get("name") or "").casefold() == name.casefold()]
     page = jobs[offset : offset + limit]
@@ -158,18 +173,25 @@ def _list_entry(job: dict[str, Any], expand: bool) -> dict[str, Any]:
 
 
 def reset(store: Store, req: Request) -> dict[str, Any]:
-    job = _job(store, req)
+    job = _job(store, req, "CAN_MANAGE")
     new = _settings_arg(req, "new_settings", required=True)
     new.pop("format", None)
     new = read_settings(new)
     validate_settings(new)
-    job["settings"] = with_defaults(new, job["run_as_user_name"], _queue_default(req))
-    store.mark_dirty()
+    previous = job["settings"].get("run_as")
+    explicit = "run_as" in new or not job_acl.implicit_run_as(store, job["job_id"])
+    if "run_as" in new:
+        run_as.check(store, caller(store, req), new["run_as"], previous)
+    elif previous is not None:
+        # A reset that leaves run_as out keeps it (Source: CLI acceptance bundle/run_as/job_default,
+        # Cloud: 'Badness = "run_as is still set even though it's not in bundle and not in reset request"').
+        new["run_as"] = previous
+    _store_settings(store, job, new, explicit_run_as=explicit, req=req)
     return {}
 
 
 def update(store: Store, req: Request) -> dict[str, Any]:
-    job = _job(store, req)
+    job = _job(store, req, "CAN_MANAGE")
     new = _settings_arg(req, "new_settings", required=False) or {}
     new.pop("format", None)
     new = read_settings(new)
@@ -185,9 +207,24 @@ def update(store: Store, req: Request) -> dict[str, Any]:
         else:
             merged[key] = value
     validate_settings(merged)
-    job["settings"] = with_defaults(merged, job["run_as_user_name"], _queue_default(req))
-    store.mark_dirty()
+    if "run_as" in new:
+        run_as.check(store, caller(store, req), new["run_as"], job["settings"].get("run_as"))
+    implicit = job_acl.implicit_run_as(store, job["job_id"])
+    explicit = "run_as" in new or ("run_as" not in removals and not implicit)
+    _store_settings(store, job, merged, explicit_run_as=explicit, req=req)
     return {}
+
+
+def _store_settings(
+    store: Store, job: dict[str, Any], settings: dict[str, Any], *, explicit_run_as: bool, req: Request
+) -> None:
+    """Keep `settings` with the service's defaults; a job whose run_as is left unset runs as its owner."""
+    owner = job_acl.owner(store, job["job_id"], job)
+    job["settings"] = with_defaults(settings, run_as.for_owner(owner), _queue_default(req))
+    job["run_as_user_name"] = run_as.user_name_of(job["settings"]["run_as"])
+    grants = job_acl.grants(store, job["job_id"], job)
+    job_acl.save(store, job["job_id"], grants, implicit=not explicit_run_as)
+    store.mark_dirty()
 
 
 def _remove(settings: dict[str, Any], field: str) -> None:
@@ -224,7 +261,8 @@ def _merge_by_key(current: list[dict], incoming: list[Any], key: str) -> list[di
 
 
 def delete(store: Store, req: Request) -> dict[str, Any]:
-    job = _job(store, req)
+    # Jobs ACL docs: "Delete job" needs CAN MANAGE or IS OWNER (the service says "Admin or Owner").
+    job = _job(store, req, "CAN_MANAGE")
     del store.data["jobs"][str(job["job_id"])]
     store.mark_dirty()
     return {}
@@ -234,7 +272,7 @@ def delete(store: Store, req: Request) -> dict[str, Any]:
 
 
 def run_now(store: Store, req: Request, run_steps: int) -> dict[str, Any]:
-    job = _job(store, req)
+    job = _job(store, req, "CAN_MANAGE_RUN")  # Jobs ACL docs: "Run now" needs CAN MANAGE RUN
     token = req.str_arg("idempotency_token")
     if token is not None:
         if len(token) > 64:
@@ -262,23 +300,27 @@ def run_now(store: Store, req: Request, run_steps: int) -> dict[str, Any]:
     return {"run_id": run["run_id"], "number_in_job": run["run_id"]}
 
 
-def _run(store: Store, req: Request) -> dict[str, Any]:
+def _run(store: Store, req: Request, need: str) -> dict[str, Any]:
+    """The run, once the caller holds `need` on its job (Jobs ACL docs: viewing results needs CAN VIEW,
+    cancelling a run CAN MANAGE RUN; the denial's wording for runs is *unconfirmed*, the job's is used)."""
     run_id = req.int_arg("run_id", required=True)
     run = store.data["runs"].get(str(run_id))
     if run is None:
         raise invalid(f"Run {run_id} does not exist.")
+    job = store.data["jobs"].get(str(run["job_id"]))
+    job_acl.require(store, caller(store, req), run["job_id"], job, need)
     return run
 
 
 def runs_get(store: Store, req: Request) -> dict[str, Any]:
-    run = _run(store, req)
+    run = _run(store, req, "CAN_VIEW")
     job = store.data["jobs"].get(str(run["job_id"]))
     runs.advance(store, run, job["settings"] if job else None)
     return render_run(run, req.base_url)
 
 
 def runs_cancel(store: Store, req: Request) -> dict[str, Any]:
-    runs.cancel(store, _run(store, req))
+    runs.cancel(store, _run(store, req, "CAN_MANAGE_RUN"))
     return {}
 
 
@@ -296,7 +338,11 @@ def runs_list(store: Store, req: Request) -> dict[str, Any]:
         else (req.int_arg("offset", default=0))
     )
     job_id = req.int_arg("job_id")
+    who = caller(store, req)
+    if job_id is not None:
+        job_acl.require(store, who, job_id, store.data["jobs"].get(str(job_id)), "CAN_VIEW")
     start_from, start_to = req.int_arg("start_time_from"), req.int_arg("start_time_to")
+    viewable: dict[int, bool] = {}
     selected = []
     for run in sorted(
         store.data["runs"].values(), key=lambda r: (r["start_time"], r["run_id"]), reverse=True
@@ -310,7 +356,12 @@ def runs_list(store: Store, req: Request) -> dict[str, Any]:
             continue
         if (start_from and run["start_time"] < start_from) or (start_to and run["start_time"] > start_to):
             continue
-        selected.append(run)
+        if run["job_id"] not in viewable:  # only runs of jobs the caller may view
+            job = store.data["jobs"].get(str(run["job_id"]))
+            rank = job_acl.level(store, who, run["job_id"], job)
+            viewable[run["job_id"]] = rank >= job_acl.RANK["CAN_VIEW"]
+        if viewable[run["job_id"]]:
+            selected.append(run)
     page = selected[offset : offset + limit]
     out: dict[str, Any] = {"has_more": offset + limit < len(selected)}
     if page:

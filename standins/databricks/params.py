@@ -23,6 +23,7 @@ class Request:
     user: str = ""
     path_params: dict[str, str] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)  # multipart parts that carried a filename
+    caller: Any = None  # the token's principals.Caller; `user` is its name (an SP's application id)
 
     def arg(self, name: str) -> Any:
         if name in self.body:

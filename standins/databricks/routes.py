@@ -11,11 +11,12 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from standins.databricks import clusters, jobs, workspace_files
+from standins.databricks import clusters, jobs, permissions, scim, workspace_files
 from standins.databricks.params import Request
 from standins.databricks.state import Store
 
 Handler = Callable[[Store, Request], Any]
+SCIM = "/api/2.0/preview/scim/v2"
 
 
 def build_routes(
@@ -55,12 +56,27 @@ def build_routes(
             ("GET", "/api/2.0/clusters/get"): clusters.get_cluster,
             ("GET", "/api/2.0/clusters/list"): clusters.list_clusters,
             ("GET", "/api/2.0/sql/warehouses"): clusters.list_warehouses,
-            ("GET", "/api/2.0/preview/scim/v2/Me"): clusters.current_user,
+            ("GET", f"{SCIM}/Me"): scim.me,
+            ("GET", f"{SCIM}/Users"): scim.list_users,
+            ("GET", f"{SCIM}/ServicePrincipals"): scim.list_service_principals,
+            ("GET", f"{SCIM}/Groups"): scim.list_groups,
+            ("GET", "/api/2.0/preview/accounts/access-control/rule-sets"): permissions.get_rule_set,
         }
     )
     patterns = [
         ("GET", re.compile(r"^/api/2\.0/sql/warehouses/(?P<id>[^/]+)$"), clusters.get_warehouse),
+        ("GET", re.compile(rf"^{SCIM}/Users/(?P<id>[^/]+)$"), scim.get_user),
+        ("GET", re.compile(rf"^{SCIM}/ServicePrincipals/(?P<id>[^/]+)$"), scim.get_service_principal),
+        ("GET", re.compile(rf"^{SCIM}/Groups/(?P<id>[^/]+)$"), scim.get_group),
     ]
+    for base in ("/api/2.0/permissions/jobs", "/api/2.0/preview/permissions/jobs"):  # preview: older clients
+        job = rf"^{base}/(?P<job_id>[^/]+)"
+        patterns += [
+            ("GET", re.compile(job + "/permissionLevels$"), permissions.get_permission_levels),
+            ("GET", re.compile(job + "$"), permissions.get_permissions),
+            ("PUT", re.compile(job + "$"), permissions.set_permissions),
+            ("PATCH", re.compile(job + "$"), permissions.update_permissions),
+        ]
     return exact, patterns
 
 

@@ -1,11 +1,13 @@
 """What a fresh emulated workspace contains: notebooks and files the demo jobs point at, two clusters,
-a SQL warehouse, and the node types / Spark versions an AWS workspace offers.
+a SQL warehouse, the node types / Spark versions an AWS workspace offers, and alice@example.com (an
+ordinary user, whose home folder and cluster these are) next to the emulator's admin user.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from standins.databricks import principals
 from standins.databricks.state import Store, now_ms
 from standins.databricks.workspace_files import put_object
 
@@ -198,6 +200,7 @@ def seed(store: Store, user: str = DEFAULT_USER) -> None:
         put_object(store, path, "FILE", content, make_parents=True)
     for path in EMPTY_DIRS:
         put_object(store, path, "DIRECTORY", b"", make_parents=True)
+    principals.add_user(store, "alice@example.com", display_name="Alice")
     store.data["clusters"] = _clusters(user, now)
     store.data["warehouses"] = _warehouses(user)
     store.mark_dirty()

@@ -1,8 +1,9 @@
 """HTTP plumbing: a real socket the unmodified databricks-sdk talks to, plus the emulator's own API.
 
 Each request: record (method, path) -> control endpoints (`/_emulator/...`, no auth, not recorded)
--> injected latency / fault -> bearer-token check -> size and JSON parsing -> route -> handler under
-the state lock -> save if changed -> JSON (or raw bytes) out. A request whose client has gone away
+-> injected latency / fault -> bearer token to principal (none: 401, unknown: 403) -> size and JSON
+parsing -> route -> handler under the state lock, as that principal -> save if changed -> JSON (or
+raw bytes) out. A request whose client has gone away
 (timeout, killed process) is still processed to the end, as a real server would.
 """
 
@@ -21,8 +22,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from standins.databricks import principals
 from standins.databricks.clusters import host_metadata
-from standins.databricks.errors import ApiError, malformed
+from standins.databricks.errors import ApiError, invalid_token, malformed
 from standins.databricks.params import Request
 from standins.databricks.routes import find
 from standins.databricks.workspace_files import RawBody
@@ -148,10 +150,10 @@ def parse_body(raw: bytes, content_type: str) -> tuple[dict[str, Any], dict[str,
     return body, {}
 
 
-def authorized(headers: Any) -> bool:
+def bearer_token(headers: Any) -> str | None:
     value = headers.get("Authorization") or ""
     scheme, _, token = value.partition(" ")
-    return scheme.lower() == "bearer" and bool(token.strip())
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def dispatch(
@@ -167,15 +169,20 @@ def dispatch(
             raise fault
         if path == "/.well-known/databricks-config" and method == "GET":
             return 200, host_metadata(emulator.url), {}
-        if not authorized(headers):
+        token = bearer_token(headers)
+        if token is None:
             raise ApiError(401, "UNAUTHENTICATED", UNAUTHENTICATED)
+        with emulator.store.transaction():
+            caller = principals.caller_for_token(emulator.store, token)
+        if caller is None:
+            raise invalid_token()
         if oversize:
             raise ApiError(400, "INVALID_PARAMETER_VALUE", "The request is larger than the 10 MB limit.")
         handler, path_params = find(emulator._routes, method, path)
         if handler is None:
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
         body, files = parse_body(raw, headers.get("Content-Type") or "")
-        req = Request(method, path, query, body, emulator.url, emulator.user_name, path_params, files)
+        req = Request(method, path, query, body, emulator.url, caller.name, path_params, files, caller)
         store = emulator.store
         with store.transaction():
             result = handler(store, req)
@@ -215,6 +222,26 @@ def control(emulator: Any, method: str, path: str, raw: bytes) -> tuple[int, Any
             return 200, {"calls": [list(c) for c in emulator.calls]}, {}
         if path == "/_emulator/jobs" and method == "GET":
             return 200, {"jobs": emulator.jobs_snapshot()}, {}
+        if path == "/_emulator/principals" and method == "POST":
+            return 200, add_principal(emulator, body), {}
     except (TypeError, ValueError) as exc:
         return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": str(exc)}, {}
+    except ApiError as err:
+        return err.status, err.body(), {}
     return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"No API found for '{method} {path}'"}, {}
+
+
+def add_principal(emulator: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """`POST /_emulator/principals`: {"kind": "user"|"service_principal"|"group", ...the fields of
+    add_user / add_service_principal / add_group} -> {"token", "application_id"} (null when none)."""
+    fields = dict(body)
+    kind = fields.pop("kind", None)
+    if kind == "user":
+        return {"token": emulator.add_user(**fields), "application_id": None}
+    if kind == "service_principal":
+        app_id, token = emulator.add_service_principal(**fields)
+        return {"token": token, "application_id": app_id}
+    if kind == "group":
+        emulator.add_group(**fields)
+        return {"token": None, "application_id": None}
+    raise ValueError(f"kind must be user, service_principal or group, got {kind!r}")

@@ -43,6 +43,9 @@ def empty_state() -> dict[str, Any]:
         "objects": {},
         "clusters": {},
         "warehouses": {},
+        # Who may call and what they may do (principals.py, job_acl.py); older files get these empty.
+        "principals": {"users": {}, "service_principals": {}, "groups": {}, "tokens": {}},
+        "job_acls": {},
     }
 
 
