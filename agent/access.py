@@ -7,8 +7,9 @@ before it plans or approves anything it checks, as Databricks would for that per
 - approving a new job needs a workspace identity; with JOBAGENT_REQUIRE_OTHER_APPROVER the requester
   may not approve their own plan;
 - a job runs with the data access of its run_as identity, so choosing one other than yourself follows
-  Databricks' rule: a user needs to be workspace admin, a service principal needs the Service Principal
-  User role on it (or admin).
+  Databricks' rule: another user needs workspace admin; a service principal needs the Service Principal
+  User role on it, admins included (Jobs docs: admins may set run_as to any user, and to the service
+  principals they hold that role on).
 New jobs run as the requester by default (JOBAGENT_RUN_AS=requester | bot | service_principal:<app-id>)
 and grant the requester CAN_MANAGE, so they can change them later through jobagent or directly.
 """
@@ -143,12 +144,12 @@ class Access:
         if sp and not self.may_use_service_principal(who, sp):
             raise AccessDenied(
                 f"{who.label} may not run jobs as service principal {sp}: that needs the Service Principal "
-                "User role on it (its Permissions tab in Identity and access) or workspace admin. "
+                "User role on it (its Permissions tab in Identity and access; workspace admins need it too). "
                 "Nothing was changed."
             )
 
     def may_use_service_principal(self, who: Principal, application_id: str) -> bool:
-        if who.admin or (who.kind == "service_principal" and who.name == application_id):
+        if who.kind == "service_principal" and who.name == application_id:
             return True
         holders = self.ws.service_principal_users(application_id)
         mine = {f"groups/{g}" for g in who.groups}

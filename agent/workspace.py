@@ -39,7 +39,8 @@ def explain(exc: Exception, doing: str) -> WorkspaceError:
     elif isinstance(exc, dbx.PermissionDenied):
         hint = (
             "jobagent's own Databricks identity lacks this permission; ask a workspace admin to grant it "
-            "(CAN_MANAGE on the job; admin or the Service Principal User role to set who a job runs as)."
+            "(CAN_MANAGE on the job; to set whom a job runs as: admin for a user, the Service Principal "
+            "User role for a service principal)."
         )
     elif isinstance(exc, dbx.NotFound):
         hint = "It does not exist (any more) in this workspace."

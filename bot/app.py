@@ -109,7 +109,7 @@ class Approvers:
         if not self.config.has_allow_list:
             parts.insert(0, f"the requester <@{record.requester}>")
         if self.config.admins_can_approve:
-            parts.append("workspace admins")
+            parts.append("Slack workspace admins")
         return ", ".join(parts) or "nobody (no approvers are configured)"
 
 

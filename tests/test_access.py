@@ -228,6 +228,8 @@ def test_run_as_a_service_principal_needs_its_user_role(runtime, emulator, peopl
     asked = spec("as-sp", run_as={"service_principal_name": app_id})
     denied = runtime.worker.submit(assignment_from_spec(asked), request="spec", requester="dana@example.com")
     assert denied.state is TaskState.FAILED and "Service Principal User role" in denied.error
+    admin = runtime.worker.submit(assignment_from_spec(asked), request="spec", requester="bob")
+    assert admin.state is TaskState.FAILED, "a workspace admin needs the role too"
     allowed = runtime.worker.submit(assignment_from_spec(asked), request="spec", requester="erin@example.com")
     assert allowed.state is TaskState.PLANNED, allowed.error
     runtime.worker.approve(allowed.id, by="bob")

@@ -182,3 +182,30 @@ def test_a_hostile_policy_reaches_slack_and_the_note_as_inert_text_without_secre
     for active in ("<!channel>", "<@U123>", "<https://evil.example/login|"):
         assert active not in posted
     assert "&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil.example/login|approve here&gt;" in message.text
+
+
+def test_a_policy_reading_credentials_gets_none_through_the_bot(runtime, uc, index_dir, monkeypatch):
+    """The whole path: a signed mention, the bot plans, the hostile policy runs, the thread gets the
+    refusal — and none of the bot's credentials (Databricks, Slack, OpenAI) are in anything posted."""
+    from standins.slack import SlackStandIn
+    from tests.bot_fixtures import SECRET, BotHarness, block_text
+    from tests.test_uc_isolation import SECRETS, plant
+
+    for name, value in {**SECRETS, "SLACK_SIGNING_SECRET": SECRET}.items():
+        monkeypatch.setenv(name, value)
+    plant(uc, "hostile", HOSTILE)
+    runtime.worker.policies = PolicyChecker(uc)
+    with SlackStandIn() as slack:
+        slack.add_user("UALICE", name="alice", email="alice@example.com")
+        monkeypatch.setenv("SLACK_BOT_TOKEN", slack.token)
+        bot = BotHarness(runtime, lead_for(runtime, uc, index_dir), slack)
+        try:
+            ts = bot.mention("UALICE", REQUEST).ts
+            bot.services.activity.wait("request", 1)
+            posted = bot.wait_post(ts, text="hostile")
+        finally:
+            bot.close()
+    assert bot.task(ts).state is TaskState.FAILED
+    everything = json.dumps(slack.received("chat.postMessage")) + block_text(posted)
+    leaked = [v for v in (*SECRETS.values(), SECRET, slack.token) if v in everything]
+    assert leaked == [] and "<!channel>" not in everything
