@@ -16,7 +16,6 @@ and grant the requester CAN_MANAGE, so they can change them later through jobage
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,8 +23,6 @@ from typing import Any
 
 from agent.errors import AccessDenied, ConfigError
 from agent.identity import Directory, Principal, looks_like_application_id
-
-log = logging.getLogger(__name__)
 
 LEVELS = {"CAN_VIEW": 1, "CAN_MANAGE_RUN": 2, "CAN_MANAGE": 3, "IS_OWNER": 4}
 EVERYONE = "users"  # the workspace group every user belongs to

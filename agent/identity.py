@@ -150,7 +150,3 @@ class Directory:
         with self._lock:
             self._cache[key] = (now + ttl, value)
         return value
-
-    def forget(self) -> None:
-        with self._lock:
-            self._cache.clear()

@@ -203,9 +203,8 @@ class Worker:
             return {}
         meta: dict[str, Any] = {"principal": principal.to_dict()}
         if assignment.action == "create":
-            asked = assignment.settings.run_as if assignment.settings else None
-            run_as = asked.as_dict() if asked else self.access.new_job_identity(principal)
-            meta["run_as"] = run_as or None
+            if not (assignment.settings and assignment.settings.run_as):  # one asked for wins
+                meta["run_as"] = self.access.new_job_identity(principal)
             meta["grants"] = self.access.new_job_grants(principal)
         return meta
 
