@@ -21,13 +21,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.config import env_flag
 from agent.errors import AccessDenied, ConfigError
 from agent.identity import Directory, Principal, looks_like_application_id
 
 LEVELS = {"CAN_VIEW": 1, "CAN_MANAGE_RUN": 2, "CAN_MANAGE": 3, "IS_OWNER": 4}
 EVERYONE = "users"  # the workspace group every user belongs to
 RUN_AS_MODES = ("requester", "bot", "service_principal")
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,6 @@ class AccessPolicy:
             )
         if sp and not looks_like_application_id(sp.strip()):
             raise ConfigError(f"JOBAGENT_RUN_AS: {sp.strip()!r} is not a service principal application id.")
-        flag = env.get("JOBAGENT_REQUIRE_OTHER_APPROVER", "").strip().lower()
-        if flag not in _TRUE | _FALSE:
-            raise ConfigError(f"JOBAGENT_REQUIRE_OTHER_APPROVER={flag!r} must be true or false.")
         ttl_raw = env.get("JOBAGENT_IDENTITY_TTL", "").strip() or "300"
         try:
             ttl = float(ttl_raw)
@@ -66,7 +63,7 @@ class AccessPolicy:
         return cls(
             run_as=mode,
             run_as_service_principal=sp.strip(),
-            require_other_approver=flag in _TRUE,
+            require_other_approver=env_flag(env, "JOBAGENT_REQUIRE_OTHER_APPROVER", False),
             identity_ttl=ttl,
             service_principals=_pairs(env.get("JOBAGENT_SERVICE_PRINCIPALS", "")),
         )

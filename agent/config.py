@@ -60,6 +60,18 @@ class Settings:
         return self.home / "index"
 
 
+def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """A true/false setting (1/0, yes/no, on/off); empty means `default`, anything else is a ConfigError."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={raw!r} must be true or false.")
+
+
 def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or not raw.strip():

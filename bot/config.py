@@ -11,12 +11,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from agent.config import env_flag
 from agent.errors import ConfigError
 
 DEFAULT_API_URL = "https://slack.com/api/"
 MODES = ("auto", "http", "socket")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True)
@@ -93,12 +92,12 @@ class BotConfig:
             api_url=api_url if api_url.endswith("/") else api_url + "/",
             approvers=_ids(env.get("JOBAGENT_APPROVERS", "")),
             approver_groups=_ids(env.get("JOBAGENT_APPROVER_GROUPS", "")),
-            admins_can_approve=_flag(env, "JOBAGENT_ADMINS_CAN_APPROVE", True),
+            admins_can_approve=env_flag(env, "JOBAGENT_ADMINS_CAN_APPROVE", True),
             mode=mode,
             port=_int(env, "JOBAGENT_BOT_PORT", 3000),
             host=env.get("JOBAGENT_BOT_HOST", "").strip() or "0.0.0.0",
             workers=_int(env, "JOBAGENT_BOT_WORKERS", default_workers()) or default_workers(),
-            trace_plans=_flag(env, "JOBAGENT_TRACE_PLANS", False),
+            trace_plans=env_flag(env, "JOBAGENT_TRACE_PLANS", False),
             alert_channel=env.get("JOBAGENT_ALERT_CHANNEL", "").strip(),
             interim_seconds=_int(env, "JOBAGENT_SLACK_INTERIM_SECONDS", 4),
             http=HttpLimits.from_env(env),
@@ -135,15 +134,6 @@ def default_workers() -> int:
 
 def _ids(raw: str) -> frozenset[str]:
     return frozenset(part.strip() for part in raw.replace(";", ",").split(",") if part.strip())
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in _TRUE | _FALSE:
-        return raw in _TRUE
-    raise ConfigError(f"{name}={raw!r} must be true or false.")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
