@@ -10,14 +10,17 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+# Only light modules here, so `--help` and `status` start fast: the commands that need the Worker,
+# the Tech Lead or a workspace (and so databricks-sdk) import them inside their functions.
 from agent.config import Settings
 from agent.errors import JobAgentError, NeedsInput, StalePlan
 from agent.models import TaskState
 from agent.runtime import Runtime
-from agent.state import TaskRecord
-from agent.worker import not_acted_on
+
+if TYPE_CHECKING:
+    from agent.state import TaskRecord
 
 EPILOG = """examples:
   jobagent plan --file job.json                 plan a new job from Jobs API JSON (or .yml)
@@ -92,6 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--limit", type=int, default=20, help="newest N tasks (default 20)")
     status.add_argument("--json", action="store_true", help="JSON for scripts")
 
+    state = sub.add_parser(
+        "state",
+        help="check or repair the state store",
+        description="The task store under JOBAGENT_STATE_PATH. Damaged files are never reset or "
+        "overwritten: `check` lists them (exit 1 if any), `repair` moves them to quarantine/ (a copy is "
+        "kept) and rebuilds the indexes. Stop the bot before a repair.",
+    )
+    state.add_argument("action", choices=["check", "repair"], help="check: list problems; repair: fix them")
+
     demo = sub.add_parser("demo", help="play create → update → question → failure on a local emulator")
     demo.add_argument(
         "--slack", action="store_true", help="play it through the Slack bot (signed events, local Slack)"
@@ -140,14 +152,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
-    from agent.specfile import assignment_from_spec, load_spec
-
     if not args.file and not args.request:
         print("error: give a request in quotes or --file SPEC (see `jobagent plan --help`)", file=sys.stderr)
         return 2
     with Runtime(settings) as rt:
         principal = person(rt, args.by or settings.user)
         if args.file:
+            from agent.specfile import assignment_from_spec, load_spec
+
             assignment = assignment_from_spec(load_spec(args.file), args.job_id)
             request = f"spec file {args.file}" + (f" for job {args.job_id}" if args.job_id else "")
         else:
@@ -197,6 +209,8 @@ def plan_json(record: TaskRecord) -> dict[str, Any]:
 
 
 def print_record_plan(record: TaskRecord, rt: Runtime) -> None:
+    from agent.worker import not_acted_on
+
     if record.state is TaskState.NEEDS_INPUT:
         print(f"Task {record.id} needs more information:")
         for q in record.questions:
@@ -281,15 +295,55 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print(format_record(record))
         return 0
-    records = rt.store.find(thread=args.thread, state=TaskState(args.state) if args.state else None)
-    records = records[-args.limit :] if args.limit else records
+    records = rt.store.find(
+        thread=args.thread, state=TaskState(args.state) if args.state else None, limit=args.limit or None
+    )
     if args.json:
         print(json.dumps([r.to_doc() for r in records], indent=2, default=str))
-        return 0
-    if not records:
+    elif not records:
         print(f"No tasks yet in {settings.state_path}. Start with: jobagent plan --help")
+    else:
+        print(format_table(records))
+        for r in records:
+            if r.meta.get("undelivered"):
+                why = r.meta["undelivered"]
+                _info(f"note: {r.id} was not delivered to Slack ({why}); `jobagent status {r.id}` shows it")
+    for bad in rt.store.skipped:
+        _info(f"warning: skipped a damaged task record: {bad}. Run `jobagent state check`.")
+    return 0
+
+
+def cmd_state(args: argparse.Namespace, settings: Settings) -> int:
+    """`state check|repair`: never deletes anything; a repair keeps every damaged file in quarantine."""
+    from agent.errors import StateUnreadable
+    from agent.state import open_store
+    from agent.state_tinydb import set_aside
+
+    try:
+        store = open_store(settings.state_path)
+    except StateUnreadable as exc:
+        print(f"Damaged: {exc.path}: {exc.reason}")
+        if args.action == "check":
+            print("Run `jobagent state repair` to set it aside and start a new store there.")
+            return 1
+        kept = set_aside(exc.path)
+        if kept is None:
+            print("It is not a file jobagent wrote; nothing was moved. Set JOBAGENT_STATE_PATH elsewhere.")
+            return 1
+        print(f"Moved it to {kept}; the next command starts a new store at {settings.state_path}.")
         return 0
-    print(format_table(records))
+    if args.action == "check":
+        problems = store.check()
+        print(f"State store {store.location}: {store.count()} task(s).")
+        for bad in problems:
+            print(f"  damaged: {bad}")
+        print(f"{len(problems)} problem(s): run `jobagent state repair`." if problems else "No problems.")
+        return 1 if problems else 0
+    problems, aside = store.repair()
+    for bad in problems:
+        print(f"  moved aside: {bad}")
+    where = f" Copies are in {aside}." if problems else ""
+    print(f"Repaired {store.location}: {len(problems)} damaged file(s), indexes rebuilt.{where}")
     return 0
 
 
@@ -359,6 +413,7 @@ COMMANDS = {
     "reject": cmd_reject,
     "apply": cmd_apply,
     "status": cmd_status,
+    "state": cmd_state,
     "demo": cmd_demo,
     "emulator": cmd_emulator,
 }

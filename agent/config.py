@@ -32,6 +32,8 @@ class Settings:
     user: str  # JOBAGENT_USER: whom the CLI acts for ("": whoever the Databricks credentials are)
     log_level: str
     databricks_timeout: int = 20  # seconds one workspace call may take, retries included
+    workspace_cache_ttl: float = 3600.0  # seconds node types / Spark versions are kept on disk (0: not)
+    path_recheck_seconds: int = 900  # an apply this soon after its plan trusts the plan's path checks
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -45,7 +47,7 @@ class Settings:
             raise ConfigError(f"JOBAGENT_LOG_LEVEL={level!r} is not a logging level (try INFO or DEBUG).")
         return cls(
             home=home,
-            state_path=Path(env.get("JOBAGENT_STATE_PATH", home / "state.json")),
+            state_path=Path(env.get("JOBAGENT_STATE_PATH", home / "state")),
             notes_dir=Path(env.get("JOBAGENT_NOTES_DIR", "notes")),
             docs_dir=Path(env.get("JOBAGENT_DOCS_DIR", home / "docs")),
             workspace_mode=mode,
@@ -53,11 +55,18 @@ class Settings:
             user=env.get("JOBAGENT_USER", "").strip(),
             log_level=level,
             databricks_timeout=_seconds(env, "JOBAGENT_DATABRICKS_TIMEOUT", 20),
+            workspace_cache_ttl=_cache_ttl(env.get("JOBAGENT_WORKSPACE_CACHE_TTL", "")),
+            path_recheck_seconds=_seconds(env, "JOBAGENT_PATH_RECHECK_SECONDS", 900),
         )
 
     @property
     def index_dir(self) -> Path:
         return self.home / "index"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Per-workspace lists (node types, Spark versions) kept between processes."""
+        return self.home / "cache"
 
 
 def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -70,6 +79,19 @@ def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name}={raw!r} must be true or false.")
+
+
+def _cache_ttl(raw: str) -> float:
+    """JOBAGENT_WORKSPACE_CACHE_TTL: seconds, 0 (fetch once per process) to a week; default an hour."""
+    if not raw.strip():
+        return 3600.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 7 * 86400:
+        raise ConfigError(f"JOBAGENT_WORKSPACE_CACHE_TTL={raw!r} must be seconds between 0 and 604800.")
+    return value
 
 
 def _seconds(env: Mapping[str, str], name: str, default: int) -> int:

@@ -133,7 +133,7 @@ def fresh_demo_settings(settings: Settings, name: str) -> Settings:
     """State and notes in an emptied $JOBAGENT_HOME/<name>, so every demo run starts the same."""
     home = settings.home / name
     shutil.rmtree(home, ignore_errors=True)
-    return replace(settings, state_path=home / "state.json", notes_dir=home / "notes")
+    return replace(settings, state_path=home / "state", notes_dir=home / "notes")
 
 
 @contextlib.contextmanager

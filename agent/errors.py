@@ -67,3 +67,28 @@ class CreateUncertain(WorkspaceError):
 class AccessDenied(JobAgentError):
     """Databricks permissions (or the team's approval rules) do not let this person do this; the message
     names the person, what they lack, and whom to ask. Nothing was changed."""
+
+
+class StateUnreadable(JobAgentError):
+    """A state file cannot be read (truncated, not JSON, not a task): it is never reset or overwritten;
+    the message names the file and the `jobagent state check|repair` commands."""
+
+    def __init__(self, path: object, reason: str):
+        super().__init__(
+            f"The state file {path} cannot be read ({reason}). Nothing was changed and it will not be "
+            "overwritten. Run `jobagent state check` to list every damaged file, and `jobagent state repair` "
+            "to move damaged files aside (a copy is kept) and rebuild the indexes."
+        )
+        self.path, self.reason = path, reason
+
+
+class StateWriteFailed(JobAgentError):
+    """Saving to the state store failed (disk full, permissions): nothing was saved, memory and disk are
+    as they were, and the step that needed the write did not happen."""
+
+    def __init__(self, where: object, exc: BaseException):
+        super().__init__(
+            f"Could not save to the state store at {where} ({exc}). Nothing was changed; free disk space "
+            "or fix the permissions, then try again."
+        )
+        self.where = where

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from databricks.sdk.service.jobs import JobSettings
+if TYPE_CHECKING:  # only a type here: `agent.models` (and the state store) must not load databricks-sdk
+    from databricks.sdk.service.jobs import JobSettings
 
 Action = Literal["create", "update"]
 
@@ -116,6 +117,7 @@ class Plan:
     changes: list[FieldChange]
     fingerprint: str
     text: str = ""
+    checked_at: float | None = None  # epoch seconds the workspace checks passed (None: planned offline)
 
     @property
     def summary(self) -> str:
@@ -136,5 +138,6 @@ class Plan:
             steps=[Step(**s) for s in data.get("steps", [])],
             changes=[FieldChange(**c) for c in data.get("changes", [])],
             fingerprint=data.get("fingerprint", ""),
+            checked_at=data.get("checked_at"),
             text=data.get("text", ""),
         )

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.access import Access, AccessPolicy
 from agent.config import Settings, WorkspaceHandle, open_workspace
 from agent.notes import NoteBook
-from agent.state import StateStore
-from agent.worker import Worker
-from agent.workspace import Workspace
+from agent.state import TaskStore, open_store
+
+if TYPE_CHECKING:  # the Worker, access checks and workspace import databricks-sdk: only when used
+    from agent.access import Access
+    from agent.worker import Worker
+    from agent.workspace import Workspace
 
 
 class Runtime:
@@ -21,8 +23,8 @@ class Runtime:
         self._handle = handle
 
     @cached_property
-    def store(self) -> StateStore:
-        return StateStore(self.settings.state_path)
+    def store(self) -> TaskStore:
+        return open_store(self.settings.state_path)
 
     @cached_property
     def notes(self) -> NoteBook:
@@ -40,17 +42,33 @@ class Runtime:
 
     @cached_property
     def workspace(self) -> Workspace:
-        return Workspace(self.handle.client, self.handle.description)
+        from agent.workspace import Workspace
+
+        handle = self.handle
+        return Workspace(
+            handle.client,
+            handle.description,
+            cache_dir=self.settings.cache_dir,
+            # the CLI's emulator listens on a new port each time; its node types never change
+            cache_key="local-emulator" if handle.emulator is not None else None,
+            cache_ttl=self.settings.workspace_cache_ttl,
+        )
 
     @cached_property
     def worker(self) -> Worker:
-        return Worker(
+        from agent.worker import Worker
+
+        worker = Worker(
             lambda: self.workspace, self.store, self.notes, policies=self.policies, access=self.access
         )
+        worker.path_recheck_seconds = self.settings.path_recheck_seconds
+        return worker
 
     @cached_property
     def access(self) -> Access:
         """Databricks identities and permissions of the people jobagent acts for (agent/access.py)."""
+        from agent.access import Access, AccessPolicy
+
         return Access(lambda: self.workspace, AccessPolicy.from_env())
 
     @cached_property

@@ -19,7 +19,7 @@ from databricks.sdk.service.jobs import JobSettings
 from agent.models import Assignment, Citation, TaskState
 from agent.notes import NoteBook
 from agent.quartz import next_fire_times
-from agent.state import StateStore, TaskRecord
+from agent.state import TaskRecord, TaskStore
 from agent.techlead.parser import ParsedRequest, ParserDefaults, parse_request
 from agent.workspace import Workspace
 
@@ -72,6 +72,8 @@ LIMIT_WORDS = re.compile(
     r"\b(cannot exceed|at most|must be|must not|limited to|no more than|up to \d+)\b", re.I
 )
 MAX_CITATIONS = 8
+_LIST_KEY = re.compile(r'\["[^"]*"\]')  # tasks["ingest"] -> tasks[]
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # jobagent creates and updates jobs; it never deletes one, whoever asks and however.
 DESTRUCTIVE = re.compile(
     r"\b(delete|destroy|drop|wipe|purge|remove)\s+(the\s+|this\s+|that\s+|all\s+)?(jobs?\b|job\s+\d+)", re.I
@@ -106,7 +108,7 @@ class TechLead:
     def __init__(
         self,
         *,
-        store: StateStore,
+        store: TaskStore,
         notes: NoteBook,
         workspace: Callable[[], Workspace] | None = None,
         index: Callable[[], Any] | None = None,
@@ -131,9 +133,16 @@ class TechLead:
         """The Tech Lead as configured: offline, or with the LLM of `LLMConfig.from_env()` (and tools)."""
         from retrieval import DocsIndex
 
+        loaded: list[Any] = []
+
         def index() -> Any:
-            docs = settings.docs_dir if settings.docs_dir.exists() else None
-            return DocsIndex.load_or_build(docs_dir=docs, cache_dir=settings.index_dir)
+            """Loaded (or built) on first use, then kept: finding it again means fingerprinting the
+            corpus (the SDK's version and sources, every docs page), milliseconds a plan need not spend.
+            New docs pages reach a restarted process (README)."""
+            if not loaded:
+                docs = settings.docs_dir if settings.docs_dir.exists() else None
+                loaded.append(DocsIndex.load_or_build(docs_dir=docs, cache_dir=settings.index_dir))
+            return loaded[0]
 
         from agent.llm import LLMConfig, LLMPlanner
         from agent.uc.config import UCConfig
@@ -417,8 +426,9 @@ class TechLead:
                 assignment.notes.append(f"{leaf}: not found in the API reference — check the field name.")
                 continue
             assignment.citations.append(Citation(match.title, match.url, match.score, match.text))
-            assignment.notes.append(f"{leaf}: {_first_sentence(match.text)}")
-            limit = next((s for s in _sentences(match.text)[1:] if LIMIT_WORDS.search(s)), None)
+            sentences = _sentences(match.text)
+            assignment.notes.append(f"{leaf}: {_first_sentence(sentences)}")
+            limit = next((s for s in sentences[1:] if LIMIT_WORDS.search(s)), None)
             if limit:
                 assignment.notes.append(f"⚠ {leaf}: {limit}")
 
@@ -500,11 +510,13 @@ def representative_leaves(settings: dict[str, Any], only: set[str] | None = None
 
     leaves = []
     for path in flatten(settings):
-        generic = re.sub(r'\["[^"]*"\]', "[]", path)
+        generic = _LIST_KEY.sub("[]", path)
         top = generic.split(".")[0].split("[")[0]
         if generic not in SKIP_LEAVES and (only is None or top in only):
             leaves.append(generic)
-    chosen = [p for p in PREFERRED if p in leaves or any(leaf.startswith(p + ".") for leaf in leaves)]
+    # a preferred path counts when it is a leaf or an ancestor of one ("job_clusters[].new_cluster")
+    covered = {leaf[:i] for leaf in leaves for i, char in enumerate(leaf) if char == "."}.union(leaves)
+    chosen = [p for p in PREFERRED if p in covered]
     families = {_family(p) for p in chosen}
     rank = {name: i for i, name in enumerate(FAMILY_ORDER)}
     for leaf in sorted(set(leaves), key=lambda p: (rank.get(p.split(".")[0].split("[")[0], 99), p)):
@@ -528,9 +540,9 @@ def _documents(passage: Any, leaf: str) -> bool:
 
 
 def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if s.strip()]
+    return [s.strip() for s in _SENTENCE_END.split(" ".join(text.split())) if s.strip()]
 
 
-def _first_sentence(text: str) -> str:
-    first = next(iter(_sentences(text)), "")
+def _first_sentence(sentences: list[str]) -> str:
+    first = next(iter(sentences), "")
     return first if len(first) <= 220 else first[:217] + "..."

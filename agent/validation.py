@@ -9,7 +9,7 @@ in `validation_schema` (the SDK's dataclasses as a schema), `validation_job`, `v
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.limits import Limits, limit_problems
 from agent.validation_cluster import cluster_problems
@@ -24,7 +24,9 @@ from agent.validation_tasks import (
     task_problems,
     task_types,
 )
-from agent.workspace import Workspace
+
+if TYPE_CHECKING:
+    from agent.workspace import Workspace
 
 __all__ = [
     "NEEDS_COMPUTE",
@@ -136,8 +138,9 @@ def find_cycle(tasks: list[dict[str, Any]]) -> list[str]:
     return []
 
 
-def workspace_problems(s: dict[str, Any], ws: Workspace) -> list[str]:
-    """Do the notebooks, files, node types, Spark versions, clusters and warehouses exist?
+def workspace_problems(s: dict[str, Any], ws: Workspace, *, paths: bool = True) -> list[str]:
+    """Do the notebooks, files, node types, Spark versions, clusters and warehouses exist? (`paths`:
+    check notebooks and files too; one call each.)
 
     The Jobs API refuses a cluster whose Spark version the workspace does not have; that list is the
     workspace's, so only this check (not `settings_problems`) can see it.
@@ -148,15 +151,15 @@ def workspace_problems(s: dict[str, Any], ws: Workspace) -> list[str]:
         key = task.get("task_key")
         notebook = _section(task, "notebook_task")
         nb = notebook.get("notebook_path")
-        if _workspace_path(nb, notebook.get("source"), s) and not ws.path_exists(nb):
+        if paths and _workspace_path(nb, notebook.get("source"), s) and not ws.path_exists(nb):
             out.append(f"Task {key!r}: notebook {nb} does not exist in the workspace. Check the path.")
         python = _section(task, "spark_python_task")
         py = python.get("python_file")
-        if _workspace_path(py, python.get("source"), s) and not ws.path_exists(py):
+        if paths and _workspace_path(py, python.get("source"), s) and not ws.path_exists(py):
             out.append(f"Task {key!r}: Python file {py} does not exist in the workspace.")
         sql_file = _section(_section(task, "sql_task"), "file")
         path = sql_file.get("path")
-        if _workspace_path(path, sql_file.get("source"), s) and not ws.path_exists(path):
+        if paths and _workspace_path(path, sql_file.get("source"), s) and not ws.path_exists(path):
             out.append(f"Task {key!r}: SQL file {path} does not exist in the workspace.")
         cluster_id = task.get("existing_cluster_id")
         if isinstance(cluster_id, str) and cluster_id and not ws.cluster_exists(cluster_id):
@@ -168,12 +171,12 @@ def workspace_problems(s: dict[str, Any], ws: Workspace) -> list[str]:
         clusters.append(task.get("new_cluster"))
     for c in (c for c in clusters if isinstance(c, dict)):
         node = c.get("node_type_id")
-        if node and node not in ws.node_types:
+        if node and not ws.has_node_type(node):
             out.append(
                 f"Node type {node!r} is not available in this workspace (try: {_some(ws.node_types)})."
             )
         version = c.get("spark_version")
-        if version and version not in ws.spark_versions:
+        if version and not ws.has_spark_version(version):
             out.append(
                 f"Spark version {version!r} is not available in this workspace, so Databricks would "
                 f"refuse the cluster (try: {_some(ws.spark_versions)})."

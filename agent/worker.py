@@ -32,7 +32,7 @@ from agent.errors import (
 from agent.identity import Principal
 from agent.models import APPLYABLE, Assignment, FieldChange, Plan, Step, TaskState
 from agent.notes import NoteBook
-from agent.state import StateStore, TaskRecord, new_task_id, state_hint, utcnow
+from agent.state import TaskRecord, TaskStore, new_task_id, state_hint, utcnow
 from agent.validation import settings_problems, workspace_problems
 from agent.workspace import TASK_TAG, Workspace
 
@@ -57,7 +57,7 @@ class Worker:
     def __init__(
         self,
         workspace: Workspace | Callable[[], Workspace],
-        store: StateStore,
+        store: TaskStore,
         notes: NoteBook,
         policies: Any = None,
         access: Access | None = None,
@@ -68,6 +68,9 @@ class Worker:
         self.policies = policies
         self.access = access
         self.settle_seconds = 20.0  # how long to look for a job whose create got no answer
+        # Notebooks and files the plan found are not looked up again by an apply within this many
+        # seconds (JOBAGENT_PATH_RECHECK_SECONDS): one call per path saved on every quick approval.
+        self.path_recheck_seconds = 900.0
 
     @property
     def ws(self) -> Workspace:
@@ -162,7 +165,16 @@ class Worker:
     def validate(self, record: TaskRecord, *, check_workspace: bool = True) -> Remote | None:
         """Raise ValidationFailed with every problem in the settings and their prerequisites; return the
         job as it is now for an update (None for a create)."""
+        return self._validate(record, check_workspace=check_workspace)[0]
+
+    def _validate(
+        self, record: TaskRecord, *, check_workspace: bool = True, paths: bool = True
+    ) -> tuple[Remote | None, dict[int, dict[str, str]] | None]:
+        """`validate`, also returning a create's `jobs/list?name=` answer ({job_id: tags}, None when it
+        was not asked): apply reuses it to adopt a job an earlier attempt created, instead of listing
+        again."""
         settings = record.settings or {}
+        named: dict[int, dict[str, str]] | None = None
         problems = settings_problems(settings)
         shape_ok = not problems
         if self.policies is not None and shape_ok:
@@ -188,12 +200,12 @@ class Worker:
                     "Choose another name, or ask to update that job."
                 )
         if check_workspace and shape_ok:
-            problems.extend(workspace_problems(settings, self.ws))
+            problems.extend(workspace_problems(settings, self.ws, paths=paths))
         if problems:
             raise ValidationFailed(problems)
         if who is not None:
             self._check_run_as(record, who, remote)
-        return remote
+        return remote, named
 
     # -- identity ------------------------------------------------------------------------------
     def _identity_meta(self, assignment: Assignment, principal: Principal | None) -> dict[str, Any]:
@@ -256,6 +268,7 @@ class Worker:
             steps,
             changes,
             fingerprint(remote.settings if remote else None),
+            checked_at=time.time() if check_workspace else None,
         )
         plan.text = render_plan(record, plan, runs_as(wanted, remote))
         if not check_workspace:
@@ -339,7 +352,8 @@ class Worker:
         plan = Plan.from_dict(record.plan)
         log.info("task %s: applying %d step(s)", task_id, len(plan.steps))
         try:
-            remote = self.validate(record)
+            fresh = plan.checked_at is not None and time.time() - plan.checked_at < self.path_recheck_seconds
+            remote, named = self._validate(record, paths=not fresh)
             resumed = any(step.status == "done" for step in plan.steps)  # the job changed by our own hand
             if not resumed and fingerprint(remote.settings if remote else None) != plan.fingerprint:
                 self._recognise_own_change(record, plan, remote)
@@ -349,7 +363,7 @@ class Worker:
             for i, step in enumerate(plan.steps):
                 if step.status == "done":
                     continue
-                job_id = self._execute(record, step, job_id, remote)
+                job_id = self._execute(record, step, job_id, remote, named)
                 step.status, step.at = "done", utcnow()
                 self.store.update(
                     task_id,
@@ -393,11 +407,17 @@ class Worker:
         )
 
     def _execute(
-        self, record: TaskRecord, step: Step, job_id: int | None, remote: Remote | None
+        self,
+        record: TaskRecord,
+        step: Step,
+        job_id: int | None,
+        remote: Remote | None,
+        named: dict[int, dict[str, str]] | None = None,
     ) -> int | None:
-        """Run one step; `remote` is the job as validate just read it (None for a create)."""
+        """Run one step; `remote` is the job as validate just read it (None for a create), `named` the
+        jobs with the new job's name as validate just listed them."""
         if step.kind == "create_job":
-            return self._create(record, step)
+            return self._create(record, step, named)
         if step.kind in ("update_job", "reset_job"):  # reset_job: plans recorded before jobs/update
             wanted = self.desired_settings(record, remote.settings if remote else {})
             changes = remote.changes(wanted) if remote else []
@@ -412,12 +432,19 @@ class Worker:
             return job_id
         raise ValueError(f"unknown step {step.kind}")
 
-    def _create(self, record: TaskRecord, step: Step) -> int:
+    def _create(self, record: TaskRecord, step: Step, named: dict[int, dict[str, str]] | None = None) -> int:
         """Create the job once: adopt one an earlier attempt made, and after a create that got no
-        answer, look for it (until `settle_seconds`) rather than send a second one."""
+        answer, look for it (until `settle_seconds`) rather than send a second one.
+
+        `named` is this apply's listing of the jobs with this name (from validate, just before): a job
+        tagged with this task in it was created by an earlier attempt. Without it the jobs are listed
+        here. A create answered normally needs no look afterwards: it went out once and made one job."""
         wanted = self.desired_settings(record, None)
         name = wanted.get("name") or ""
-        found = self.ws.jobs_tagged(name, record.id)
+        if named is not None and name == (record.settings or {}).get("name"):
+            found = sorted(j for j, tags in named.items() if tags.get(TASK_TAG) == record.id)
+        else:
+            found = self.ws.jobs_tagged(name, record.id)
         if found:
             log.info("task %s: job %s was created by an earlier attempt; adopting it", record.id, found[0])
             step.result = {"job_id": found[0], "adopted": True}

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import Any, TypeVar
 
 from databricks.sdk import WorkspaceClient
@@ -20,6 +21,7 @@ from databricks.sdk.service.jobs import Job, JobAccessControlRequest, JobSetting
 
 from agent.errors import CreateUncertain, WorkspaceError
 from agent.identity import Principal, looks_like_application_id
+from agent.workspace_cache import DEFAULT_TTL, ComputeCache
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,12 +60,25 @@ def explain(exc: Exception, doing: str) -> WorkspaceError:
 
 
 class Workspace:
-    """Jobs, paths and compute lookups the Worker needs, over a real `WorkspaceClient`."""
+    """Jobs, paths and compute lookups the Worker needs, over a real `WorkspaceClient`.
 
-    def __init__(self, client: WorkspaceClient, label: str = ""):
+    Node types and Spark versions are kept in `cache_dir` (one file per workspace, keyed by `cache_key`,
+    default the host) for `cache_ttl` seconds, see agent/workspace_cache.py; without `cache_dir` they are
+    fetched once per Workspace."""
+
+    def __init__(
+        self,
+        client: WorkspaceClient,
+        label: str = "",
+        *,
+        cache_dir: Path | None = None,
+        cache_key: str | None = None,
+        cache_ttl: float = DEFAULT_TTL,
+    ):
         self.client = client
         self.label = label or client.config.host
         self._down: tuple[float, WorkspaceError] | None = None  # (until, error) after it was unreachable
+        self.compute = ComputeCache(cache_dir, cache_key or self.host or self.label, cache_ttl)
 
     def _call(self, doing: str, fn: Callable[[], T]) -> T:
         """Run one SDK call, turning its errors into messages; once the workspace proved unreachable,
@@ -287,13 +302,26 @@ class Workspace:
             for c in candidates
         )
 
-    @cached_property
-    def node_types(self) -> set[str]:
+    @property
+    def node_types(self) -> frozenset[str]:
+        return self.compute.get("node_types", self._list_node_types)
+
+    @property
+    def spark_versions(self) -> frozenset[str]:
+        return self.compute.get("spark_versions", self._list_spark_versions)
+
+    def has_node_type(self, node_type_id: str) -> bool:
+        """Whether the workspace offers it (a kept list that lacks it is fetched again first)."""
+        return self.compute.contains("node_types", node_type_id, self._list_node_types)
+
+    def has_spark_version(self, key: str) -> bool:
+        return self.compute.contains("spark_versions", key, self._list_spark_versions)
+
+    def _list_node_types(self) -> set[str]:
         resp = self._call("listing node types", self.client.clusters.list_node_types)
         return {n.node_type_id for n in resp.node_types or [] if n.node_type_id}
 
-    @cached_property
-    def spark_versions(self) -> set[str]:
+    def _list_spark_versions(self) -> set[str]:
         resp = self._call("listing Spark versions", self.client.clusters.spark_versions)
         return {v.key for v in resp.versions or [] if v.key}
 

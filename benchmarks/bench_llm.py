@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.llm import LLMConfig, LLMPlanner, reset_learnt  # noqa: E402
 from agent.notes import NoteBook  # noqa: E402
-from agent.state import StateStore  # noqa: E402
+from agent.state import open_store  # noqa: E402
 from agent.tech_lead import TechLead  # noqa: E402
 from retrieval import DocsIndex  # noqa: E402
 from standins.openai import ModelProfile, OpenAIStandIn, Scripted  # noqa: E402
@@ -37,7 +37,7 @@ ROUNDS = 5
 def lead_for(server: OpenAIStandIn, index: DocsIndex, tmp: Path, model: str = "bench-model") -> TechLead:
     config = LLMConfig("openai", model, "sk-bench", server.url + "/v1", timeout=30, deadline=DEADLINE)
     return TechLead(
-        store=StateStore(tmp / "state.json"),
+        store=open_store(tmp / "state"),
         notes=NoteBook(tmp / "notes"),
         index=lambda: index,
         llm=LLMPlanner(config),
@@ -45,7 +45,7 @@ def lead_for(server: OpenAIStandIn, index: DocsIndex, tmp: Path, model: str = "b
 
 
 def offline_lead(index: DocsIndex, tmp: Path) -> TechLead:
-    return TechLead(store=StateStore(tmp / "state.json"), notes=NoteBook(tmp / "notes"), index=lambda: index)
+    return TechLead(store=open_store(tmp / "state"), notes=NoteBook(tmp / "notes"), index=lambda: index)
 
 
 def measure(server: OpenAIStandIn, lead: TechLead, script: list[Scripted | dict]) -> dict[str, float]:

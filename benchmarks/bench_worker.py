@@ -1,5 +1,6 @@
-"""Worker and state-store figures: apply overhead vs a bare jobs.create, API calls per create,
-and state transition time with 10 000 stored tasks. Prints plain `name: value` lines."""
+"""Worker figures: apply overhead vs a bare jobs.create, and Databricks API calls per create in a warm
+process and in a fresh one (a new Worker and Workspace over the same JOBAGENT_HOME, as `jobagent apply`
+runs). Prints plain `name: value` lines. (State-store figures: benchmarks/bench_state.py.)"""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from databricks.sdk.service.jobs import JobSettings  # noqa: E402
 
 from agent.models import Assignment, TaskState  # noqa: E402
 from agent.notes import NoteBook  # noqa: E402
-from agent.state import StateStore, TaskRecord, new_task_id  # noqa: E402
+from agent.state import open_store  # noqa: E402
 from agent.worker import Worker  # noqa: E402
 from agent.workspace import Workspace  # noqa: E402
 from standins.databricks import WorkspaceEmulator  # noqa: E402
@@ -42,9 +43,14 @@ def spec(name: str) -> dict:
     }
 
 
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
+def apply_calls(emu: WorkspaceEmulator, worker: Worker, task_id: str) -> tuple[float, list[str]]:
+    """Seconds the apply took and the API paths it called."""
+    emu.reset_calls()
+    t0 = time.perf_counter()
+    done = worker.apply(task_id)
+    took = time.perf_counter() - t0
+    assert done.state is TaskState.COMPLETE, done.error
+    return took, [path for _, path in emu.calls if path.startswith("/api/")]
 
 
 def main() -> None:
@@ -57,51 +63,44 @@ def main() -> None:
             t0 = time.perf_counter()
             client.jobs.create(**{k: getattr(JobSettings.from_dict(spec(f"bare-{i}")), k) for k in spec("x")})
             bare.append(time.perf_counter() - t0)
-        worker = Worker(
-            Workspace(client, "emulator"), StateStore(tmp / "state.json"), NoteBook(tmp / "notes")
-        )
-        applies, calls = [], []
-        for i in range(N):
-            assignment = Assignment(JobSettings.from_dict(spec(f"agent-{i}")))
-            record = worker.submit(assignment, request="bench", requester="bench", thread=f"b{i}")
+        store, notes = open_store(tmp / "state"), NoteBook(tmp / "notes")
+
+        def new_worker() -> Worker:  # what a new process builds: nothing in memory, the same home
+            return Worker(Workspace(client, "emulator", cache_dir=tmp / "cache"), store, notes)
+
+        def approved(worker: Worker, name: str) -> str:
+            assignment = Assignment(JobSettings.from_dict(spec(name)))
+            record = worker.submit(
+                assignment, request="bench", requester="bench", thread=name, preflight=False
+            )
             worker.approve(record.id, by="bench")
-            emu.reset_calls()
-            t0 = time.perf_counter()
-            done = worker.apply(record.id)
-            applies.append(time.perf_counter() - t0)
-            assert done.state is TaskState.COMPLETE, done.error
-            calls.append(len([c for c in emu.calls if c[1].startswith("/api/")]))
+            return record.id
+
+        first = new_worker()  # no cache on disk yet: the first process ever lists node types and versions
+        _, first_calls = apply_calls(emu, first, approved(first, "agent-first"))
+        applies, warm = [], []
+        for i in range(N):
+            took, calls = apply_calls(emu, first, approved(first, f"agent-{i}"))
+            applies.append(took)
+            warm.append(calls)
+        fresh = []
+        for i in range(5):
+            worker = new_worker()
+            fresh.append(apply_calls(emu, worker, approved(worker, f"agent-fresh-{i}"))[1])
+
+    def per_create(runs: list[list[str]], only_jobs: bool = False) -> float:
+        return statistics.mean(len([c for c in r if not only_jobs or "/jobs/" in c]) for r in runs)
+
     print(f"bare_jobs_create_p50_ms: {statistics.median(bare) * 1000:.2f}")
     print(f"worker_apply_p50_ms: {statistics.median(applies) * 1000:.2f}")
     print(f"apply_overhead_ratio: {statistics.median(applies) / statistics.median(bare):.2f}")
-    print(f"api_calls_per_create_apply: {statistics.mean(calls):.1f}")
-
-    store = StateStore(tmp / "big.json")
-    records = [
-        TaskRecord(
-            id=new_task_id(),
-            request="run /Repos/etl/ingest daily at 2am " * 3,
-            requester="u",
-            thread=f"C1/{i}",
-            settings=spec(f"job-{i}"),
-        )
-        for i in range(10_000)
-    ]
-    t0 = time.perf_counter()
-    store.import_records(records)
-    print(f"state_bulk_import_10000_s: {time.perf_counter() - t0:.2f}")
-    print(f"state_file_mb: {(tmp / 'big.json').stat().st_size / 1e6:.1f}")
-    times, reads = [], []
-    for rec in records[:50]:
-        t0 = time.perf_counter()
-        store.transition(rec.id, TaskState.APPROVED, by="bench")
-        times.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        store.find(thread=rec.thread)
-        reads.append(time.perf_counter() - t0)
-    print(f"state_transition_p50_ms_at_10000: {statistics.median(times) * 1000:.1f}")
-    print(f"state_transition_p95_ms_at_10000: {pct(times, 0.95) * 1000:.1f}")
-    print(f"state_query_by_thread_p50_ms_at_10000: {statistics.median(reads) * 1000:.1f}")
+    print(f"api_calls_per_create_warm_process: {per_create(warm):.1f}")
+    print(f"api_calls_per_create_fresh_process: {per_create(fresh):.1f}")
+    print(f"api_calls_per_create_first_process: {len(first_calls)}")
+    print(f"jobs_api_calls_per_create_warm_process: {per_create(warm, only_jobs=True):.1f}")
+    print(f"jobs_api_calls_per_create_fresh_process: {per_create(fresh, only_jobs=True):.1f}")
+    print(f"calls_warm_process: {' '.join(warm[-1])}")
+    print(f"calls_first_process: {' '.join(first_calls)}")
 
 
 if __name__ == "__main__":

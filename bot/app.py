@@ -10,6 +10,7 @@ list (and admins) may — a four-eyes rule. The requester may always reject thei
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -21,28 +22,66 @@ from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry import RateLimitErrorRetryHandler
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
+from slack_sdk.http_retry import (
+    BackoffRetryIntervalCalculator,
+    Jitter,
+    RateLimitErrorRetryHandler,
+    RetryHandler,
+    RetryState,
+)
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, ServerErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
 
 from agent.runtime import Runtime
 from agent.state import TaskRecord
 from bot.config import BotConfig
-from bot.dedupe import SeenEvents
 
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 120.0
+# Errors Slack answers with HTTP 200 and `"ok": false` that say "try again" (its documented transient ones).
+TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+
+
+class SpreadJitter(Jitter):
+    """Up to half the interval again, at random (slack_sdk's default adds up to a whole second)."""
+
+    def recalculate(self, duration: float) -> float:
+        return duration * (1 + random.random() / 2)
+
+
+class TransientErrorRetryHandler(RetryHandler):
+    """Retries a call Slack answered with HTTP 200 but a transient `ok: false` error (TRANSIENT_ERRORS)."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        body = response.body if response is not None else None
+        return isinstance(body, dict) and body.get("ok") is False and body.get("error") in TRANSIENT_ERRORS
+
+
+def retry_handlers(config: BotConfig) -> list[RetryHandler]:
+    """Dropped connections, 5xx and transient errors retried with backoff (first wait
+    `config.slack_retry_seconds`, then doubled: about 5 s over three retries by default); 429s after
+    their Retry-After. A post that still fails is recorded on its task (see bot/listeners/common.py)."""
+    backoff = BackoffRetryIntervalCalculator(backoff_factor=config.slack_retry_seconds, jitter=SpreadJitter())
+    return [
+        ConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=backoff),
+        RateLimitErrorRetryHandler(max_retry_count=3),
+        ServerErrorRetryHandler(max_retry_count=3, interval_calculator=backoff),
+        TransientErrorRetryHandler(max_retry_count=3, interval_calculator=backoff),
+    ]
 
 
 def make_client(config: BotConfig) -> WebClient:
-    """The Web API client: SLACK_API_URL as base URL, retries on 429 (Retry-After) and dropped connections."""
+    """The Web API client: SLACK_API_URL as base URL, the retries of `retry_handlers`."""
     return WebClient(
-        token=config.bot_token,
-        base_url=config.api_url,
-        timeout=15,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=1),
-            RateLimitErrorRetryHandler(max_retry_count=3),
-        ],
+        token=config.bot_token, base_url=config.api_url, timeout=15, retry_handlers=retry_handlers(config)
     )
 
 
@@ -138,17 +177,46 @@ class Activity:
             return self._counts[kind]
 
 
+class LazyLead:
+    """The Tech Lead, built on first use or by `warm()` in the background: importing it takes seconds, and
+    the server can answer Slack (and start its planner processes) meanwhile."""
+
+    def __init__(self, build: Callable[[], Any]):
+        self._build, self._lead = build, None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._lead is None:
+                self._lead = self._build()
+            return self._lead
+
+    def warm(self) -> threading.Thread:
+        thread = threading.Thread(target=self.get, name="jobagent-lead", daemon=True)
+        thread.start()
+        return thread
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
 @dataclass
 class Services:
-    """What listeners share: configuration, the agent's runtime and Tech Lead, memory of seen events."""
+    """What listeners share: configuration, the agent's runtime and Tech Lead, the planner fed from the
+    accepted requests (bot/planner.py), who may approve, and counts of finished work."""
 
     config: BotConfig
     runtime: Runtime
     lead: Any
-    seen: SeenEvents
     directory: Directory
     approvers: Approvers
     activity: Activity = field(default_factory=Activity)
+    planner: Any = None  # bot.planner.Planner; None in a planner process itself
+
+
+def make_services(config: BotConfig, runtime: Runtime, lead: Any, client: WebClient) -> Services:
+    directory = Directory(client)
+    return Services(config, runtime, lead, directory, Approvers(config, directory))
 
 
 def make_authorize(config: BotConfig, client: WebClient) -> Callable[..., AuthorizeResult]:
@@ -172,23 +240,37 @@ def make_authorize(config: BotConfig, client: WebClient) -> Callable[..., Author
     return authorize
 
 
-def build_app(config: BotConfig, runtime: Runtime, lead: Any, client: WebClient | None = None) -> App:
-    """The Bolt app, listeners registered. `client` (with the bot token) defaults to `make_client(config)`;
-    a RateLimitErrorRetryHandler is added to it when missing."""
+def build_app(
+    config: BotConfig,
+    runtime: Runtime,
+    lead: Any,
+    client: WebClient | None = None,
+    *,
+    lead_factory: Callable[..., Any] | None = None,
+    start_planner: bool = True,
+) -> App:
+    """The Bolt app, listeners registered, its planner started (threads, or `config.planner_processes`
+    processes whose Tech Lead is `lead_factory(settings, runtime)`, by default `TechLead.from_settings`)
+    and the requests a previous run accepted but did not finish queued again.
+
+    `client` (with the bot token) defaults to `make_client(config)`; the retry handlers of
+    `retry_handlers(config)` are added to it where it lacks one of their kind."""
     from bot.listeners import register_all
+    from bot.planner import Planner
 
     given = client or make_client(config)
     handlers = list(given.retry_handlers or [])
-    if not any(isinstance(h, RateLimitErrorRetryHandler) for h in handlers):
-        handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))  # honour Retry-After on 429
+    for wanted in retry_handlers(config):
+        if not any(type(h) is type(wanted) for h in handlers):
+            handlers.append(wanted)
     options = {"base_url": given.base_url, "timeout": given.timeout, "retry_handlers": handlers}
     client = WebClient(token=given.token or config.bot_token, logger=given.logger, **options)
     # The app's own client carries no token: `authorize` supplies it per request (no startup auth.test).
     app_client = WebClient(logger=given.logger, **options)
     app = App(
         name="jobagent",
-        # Acks run in the request's own thread, never queued behind planning in the executor; all slow
-        # work is in lazy listeners (see bot/listeners).
+        # Acks run in the request's own thread: the gate records a request and answers; planning runs in
+        # the planner (bot/planner.py), clicks and reactions in lazy listeners (this executor).
         process_before_response=True,
         signing_secret=config.signing_secret,
         client=app_client,
@@ -197,9 +279,8 @@ def build_app(config: BotConfig, runtime: Runtime, lead: Any, client: WebClient 
             max_workers=max(config.workers, 2), thread_name_prefix="jobagent"
         ),
     )
-    seen_path = runtime.settings.state_path.with_name(runtime.settings.state_path.stem + "-slack-seen.txt")
-    directory = Directory(client)
-    services = Services(config, runtime, lead, SeenEvents(seen_path), directory, Approvers(config, directory))
+    services = make_services(config, runtime, lead, client)
+    services.planner = Planner(services, client, lead_factory=lead_factory)
 
     @app.error
     def report(error: Exception, body: dict[str, Any]) -> None:
@@ -207,4 +288,6 @@ def build_app(config: BotConfig, runtime: Runtime, lead: Any, client: WebClient 
 
     register_all(app, services)
     app.jobagent = services  # type: ignore[attr-defined]  # tests and benchmarks wait on services.activity
+    if start_planner:
+        services.planner.start()
     return app

@@ -284,7 +284,12 @@ def notice_message(mrkdwn: str) -> Message:
     return Message(clip(mrkdwn, FALLBACK_TEXT), [_md(mrkdwn)])
 
 
-def status_message(records: Sequence[TaskRecord], where: str = "this channel", limit: int = 15) -> Message:
+STATUS_LIMIT = 15  # tasks a status message lists; callers fetch one more to know whether there are more
+
+
+def status_message(
+    records: Sequence[TaskRecord], where: str = "this channel", limit: int = STATUS_LIMIT
+) -> Message:
     if not records:
         text = f"No jobagent tasks in {where} yet. Try `@jobagent help`."
         return Message(text, [_md(text)])
@@ -293,9 +298,16 @@ def status_message(records: Sequence[TaskRecord], where: str = "this channel", l
     for r in recent:
         request = esc(clip(" ".join(r.request.split()), 80))
         job = f" · job {r.job_id}" if r.job_id else ""
+        undelivered = r.meta.get("undelivered")
+        missing = (
+            f"\n    :warning: *not posted in Slack*: {esc(clip(str(undelivered), 160))} "
+            "(the next message in its thread re-posts it)"
+            if undelivered
+            else ""
+        )
         lines.append(
             f"• `{r.id}` *{r.state}* · {esc(_title(r)) if r.settings else r.action}{job} · "
-            f"<@{r.requester}>: {request}"
+            f"<@{r.requester}>: {request}{missing}"
         )
     blocks = [_header(f"Recent tasks in {where}")]
     chunk: list[str] = []
@@ -305,9 +317,11 @@ def status_message(records: Sequence[TaskRecord], where: str = "this channel", l
             chunk = []
         chunk.append(line)
     blocks.append(_md("\n".join(chunk)))
-    if len(records) > limit:
-        blocks.append(_context(f"Showing the newest {limit} of {len(records)}; `jobagent status` lists all."))
-    text = f"{len(records)} task(s) in {where}: " + "; ".join(f"{r.id} {r.state}" for r in recent)
+    if len(records) > limit:  # callers fetch limit + 1 (STATUS_LIMIT): more exist
+        blocks.append(_context(f"Showing the newest {limit}; `jobagent status` lists all."))
+    text = f"Recent tasks in {where}: " + "; ".join(
+        f"{r.id} {r.state}" + (" (not posted in Slack)" if r.meta.get("undelivered") else "") for r in recent
+    )
     return Message(clip(text, FALLBACK_TEXT), blocks)
 
 

@@ -26,7 +26,9 @@ class HttpLimits:
     max_body: int = 1024 * 1024  # bytes; Slack's payloads are a few KB (413 above this)
     read_timeout: int = 10  # seconds a connection may stay silent (mid-request or idle keep-alive)
     max_connections: int = 4000  # open at once; a stalled one holds a socket, not a thread (bench_http.py)
-    threads: int = 8  # request workers: acknowledging is quick, planning runs in the listener pool
+    # Request workers. Acknowledging a request is one fsynced record (bot/listeners/gate.py), planning runs
+    # elsewhere; 8 threads already keep the disk busy (8, 32 and 64 measured alike: benchmarks/bench_bot.py).
+    threads: int = 8
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HttpLimits:
@@ -58,6 +60,10 @@ class BotConfig:
     trace_plans: bool = False  # an MLflow trace per plan (JOBAGENT_TRACE_PLANS), for feedback on traces
     alert_channel: str = ""  # the monitor posts regressions here (JOBAGENT_ALERT_CHANNEL)
     interim_seconds: float = 4.0  # "still working…" in the thread when a plan takes longer than this
+    # Planning runs off the acknowledgement path: in this many worker processes (JOBAGENT_PLANNER_PROCESSES;
+    # `jobagent serve` defaults to 1 on a machine with 2+ CPUs), or with 0 in threads of this process.
+    planner_processes: int = 0
+    slack_retry_seconds: float = 0.5  # first wait before retrying a failed Web API call (then doubled)
     http: HttpLimits = field(default_factory=HttpLimits)  # HTTP mode: body size, timeouts, connections
 
     @classmethod
@@ -100,6 +106,9 @@ class BotConfig:
             trace_plans=env_flag(env, "JOBAGENT_TRACE_PLANS", False),
             alert_channel=env.get("JOBAGENT_ALERT_CHANNEL", "").strip(),
             interim_seconds=_int(env, "JOBAGENT_SLACK_INTERIM_SECONDS", 4),
+            planner_processes=_bounded(
+                env, "JOBAGENT_PLANNER_PROCESSES", default_planner_processes(), 0, 64, "processes"
+            ),
             http=HttpLimits.from_env(env),
         )
         config.resolve_mode(None)  # fail now, not on the first event
@@ -130,6 +139,12 @@ def default_workers() -> int:
     """Listener threads: planning is mostly CPU-bound, so more threads than about 2 per CPU only add
     contention (measured: benchmarks/bench_bot.py); at least 4 so a slow workspace call never blocks all."""
     return max(4, min(16, 2 * (os.cpu_count() or 2)))
+
+
+def default_planner_processes() -> int:
+    """One planner process when there is a second CPU for it (the acknowledgements keep the first), else
+    threads in the server process."""
+    return 1 if (os.cpu_count() or 1) >= 2 else 0
 
 
 def _ids(raw: str) -> frozenset[str]:

@@ -59,6 +59,7 @@ def _play_slack(settings: Settings) -> int:
                 play(send, slack, activity, rt)
             finally:
                 server.stop()
+                app.jobagent.planner.stop()  # type: ignore[attr-defined]
             say(f"State DB: {settings.state_path}   Notes: {settings.notes_dir}")
     return 0
 

@@ -298,16 +298,29 @@ def make_runner(config: BotConfig, app: App, port: int | None = None) -> Any:
 def serve(config: BotConfig, settings: Settings, port: int | None = None) -> int:
     """Build everything and serve until interrupted; says which mode, URL and workspace it uses."""
     from agent.runtime import Runtime
-    from agent.tech_lead import TechLead
-    from bot.app import build_app
+    from bot.app import LazyLead, build_app
+
+    def tech_lead() -> Any:
+        from agent.tech_lead import TechLead
+
+        return TechLead.from_settings(settings, runtime)
 
     config.resolve_mode(port)
     with Runtime(settings) as runtime:
-        lead = TechLead.from_settings(settings, runtime)
-        runner = make_runner(config, build_app(config, runtime, lead), port)
+        lead = LazyLead(tech_lead)  # built in the background: planner processes start meanwhile
+        app = build_app(config, runtime, lead)
+        lead.warm()
         print(f"jobagent: workspace: {runtime.handle.description}", flush=True)
+        planner = app.jobagent.planner  # type: ignore[attr-defined]
+        runner = make_runner(config, app, port)
         print(
             f"jobagent: state {settings.state_path}, notes {settings.notes_dir}, Slack API {config.api_url}"
+        )
+        workers = config.planner_processes
+        print(
+            "jobagent: planning "
+            + (f"in {workers} process(es) (JOBAGENT_PLANNER_PROCESSES)" if workers else "in server threads"),
+            flush=True,
         )
         if isinstance(runner, HttpBotServer):
             print(
@@ -331,6 +344,7 @@ def serve(config: BotConfig, settings: Settings, port: int | None = None) -> int
                 runner.stop()
             else:
                 runner.close()
+            planner.stop()
             if monitor is not None:
                 monitor.shutdown(wait=False)
     return 0

@@ -2,8 +2,9 @@
 
 `SlackStandIn` answers the Web API methods jobagent uses with Slack's real response shapes, records
 every call for assertions (`received`, `wait_for` — waits on a condition, never sleeps), and can answer
-a method with 429 + Retry-After. `SlackEventSender` POSTs signed requests to a bot's endpoint exactly
-as Slack does: event envelopes, the extra `message` event that accompanies an `app_mention`,
+a method with 429 + Retry-After, with an error (HTTP 200 `ok: false`, or a 5xx), or hold its calls until
+released (to stop a bot at a known point). `SlackEventSender` POSTs signed requests to a bot's endpoint
+exactly as Slack does: event envelopes, the extra `message` event that accompanies an `app_mention`,
 retries with X-Slack-Retry-Num, interactivity payloads and slash commands.
 """
 
@@ -59,6 +60,7 @@ class SlackStandIn:
         self._times: list[float] = []  # time.perf_counter() at which each recorded call arrived
         self._attempts: dict[str, int] = {}
         self._failures: dict[str, _Failure] = {}
+        self._holds: dict[str, threading.Event] = {}
         self._cond = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -88,6 +90,8 @@ class SlackStandIn:
         return self.root + "/api/"
 
     def stop(self) -> None:
+        for method in list(self._holds):
+            self.release(method)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -144,9 +148,20 @@ class SlackStandIn:
         """Answer the next `times` calls of `method` with HTTP 429 and Retry-After."""
         self._failures[method] = _Failure(429, "ratelimited", retry_after, times)
 
-    def fail(self, method: str, error: str, *, times: int = 1) -> None:
-        """Answer the next `times` calls with ``{"ok": false, "error": error}``."""
-        self._failures[method] = _Failure(200, error, 0, times)
+    def fail(self, method: str, error: str, *, times: int = 1, status: int = 200) -> None:
+        """Answer the next `times` calls with ``{"ok": false, "error": error}`` (HTTP `status`: 200 as Slack
+        answers most errors, or e.g. 500/503 for an outage)."""
+        self._failures[method] = _Failure(status, error, 0, times)
+
+    def hold(self, method: str) -> threading.Event:
+        """Calls of `method` wait (counted in `attempts`, not answered) until the returned event is set."""
+        gate = self._holds[method] = threading.Event()
+        return gate
+
+    def release(self, method: str) -> None:
+        gate = self._holds.pop(method, None)
+        if gate is not None:
+            gate.set()
 
     # -- assertions ----------------------------------------------------------------------------
     def received(self, method: str) -> list[dict[str, Any]]:
@@ -156,6 +171,13 @@ class SlackStandIn:
     def attempts(self, method: str) -> int:
         with self._cond:
             return self._attempts.get(method, 0)
+
+    def wait_attempts(self, method: str, count: int = 1, timeout: float = 30.0) -> int:
+        """Block until `method` was called `count` times, answered or not (failed, held)."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._attempts.get(method, 0) >= count, timeout=timeout):
+                raise TimeoutError(f"{method}: {self._attempts.get(method, 0)} of {count} attempt(s)")
+            return self._attempts[method]
 
     def calls(self) -> list[tuple[str, dict[str, Any]]]:
         with self._cond:
@@ -192,6 +214,11 @@ class SlackStandIn:
     ) -> tuple[int, dict[str, Any], dict]:
         with self._cond:
             self._attempts[method] = self._attempts.get(method, 0) + 1
+            self._cond.notify_all()
+            gate = self._holds.get(method)
+        if gate is not None:
+            gate.wait(timeout=60)
+        with self._cond:
             failure = self._failures.get(method)
             if failure and failure.times > 0:
                 failure.times -= 1

@@ -22,6 +22,38 @@ REQUEST = (
 )
 
 
+def offline_lead(settings: Any, runtime: Any) -> Any:
+    """A Tech Lead without the docs index (fast to start): the lead factory of planner processes in tests."""
+    from agent.tech_lead import TechLead
+
+    return TechLead(store=runtime.store, notes=runtime.notes, workspace=lambda: runtime.workspace)
+
+
+def stub_planner(jobs: Any, results: Any, stopping: Any) -> None:
+    """A planner process that plans nothing (so it starts fast), for tests of the planner's supervision:
+    it appends "pid key" to the file `payload["log"]` per request, and on the first request whose
+    payload has a `hang` (an O_EXCL marker file and a port) it connects to that port and blocks there
+    until killed."""
+    import os
+    import socket
+
+    jobs.get()  # the PlannerSpec
+    pid = os.getpid()
+    results.put(("ready", pid, ""))
+    while (item := jobs.get()) is not None:
+        with open(item.payload["log"], "a", encoding="utf-8") as fh:
+            fh.write(f"{pid} {item.key}\n")
+        hang = item.payload.get("hang")
+        if hang:
+            try:
+                os.close(os.open(hang["marker"], os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                pass
+            else:
+                socket.create_connection(("127.0.0.1", hang["port"])).recv(1)
+        results.put(("done", pid, item.key))
+
+
 def has_buttons(params: dict[str, Any]) -> bool:
     return any(b.get("type") == "actions" for b in params.get("blocks") or [])
 
@@ -38,11 +70,19 @@ def block_text(params: dict[str, Any]) -> str:
 class BotHarness:
     """Bot app + HTTP server + event sender around a Slack stand-in; `close()` stops the server."""
 
-    def __init__(self, runtime: Any, lead: Any, slack: SlackStandIn, config: BotConfig | None = None):
+    def __init__(
+        self,
+        runtime: Any,
+        lead: Any,
+        slack: SlackStandIn,
+        config: BotConfig | None = None,
+        **options: Any,
+    ):
+        """`options` go to `build_app` (e.g. `lead_factory`, `start_planner`)."""
         self.slack, self.runtime = slack, runtime
         self.config = config or BotConfig(bot_token=slack.token, signing_secret=SECRET, api_url=slack.url)
         self.app = build_app(
-            self.config, runtime, lead, client=WebClient(token=slack.token, base_url=slack.url)
+            self.config, runtime, lead, client=WebClient(token=slack.token, base_url=slack.url), **options
         )
         self.services: Services = self.app.jobagent  # type: ignore[attr-defined]
         self.server = HttpBotServer(self.app, "127.0.0.1", 0)
@@ -51,8 +91,13 @@ class BotHarness:
             self.url, SECRET, team_id=slack.team_id, bot_user_id=slack.bot_user_id, slack=slack
         )
 
+    @staticmethod
+    def default_config(slack: SlackStandIn, **changes: Any) -> BotConfig:
+        return BotConfig(bot_token=slack.token, signing_secret=SECRET, api_url=slack.url, **changes)
+
     def close(self) -> None:
         self.server.stop()
+        self.services.planner.stop()
 
     # -- conversation helpers ------------------------------------------------------------------
     def mention(self, user: str, text: str, **kw: Any) -> Delivery:

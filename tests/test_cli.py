@@ -13,7 +13,7 @@ import pytest
 
 from agent.cli import main
 from agent.models import TaskState
-from agent.state import StateStore
+from agent.state import open_store
 from agent.workspace import TASK_TAG
 
 SPECS = Path(__file__).parent / "specs"
@@ -171,7 +171,7 @@ def test_two_processes_apply_different_tasks_at_once(shared_runtime, emulator, t
     ]
     outputs = [p.communicate(timeout=90) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
-    store = StateStore(tmp_path / "shared-state.json")
+    store = open_store(tmp_path / "shared-state.json")
     assert {store.get(t).state for t in tasks} == {TaskState.COMPLETE}
     assert sorted(j["settings"]["name"] for j in emulator.jobs_snapshot()) == ["alpha", "beta"]
 

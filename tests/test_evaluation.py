@@ -17,7 +17,7 @@ import pytest
 from agent.config import Settings
 from agent.evaluation import Assessment, metric
 from agent.evaluation.metrics import normalize
-from agent.state import StateStore, TaskRecord
+from agent.state import TaskRecord, TaskStore, open_store
 
 ROWS = [
     {
@@ -163,7 +163,7 @@ def test_metric_runs_as_a_genai_scorer(evaluated):
     assert result.metrics["cites_enough/mean"] == pytest.approx(0.5)
 
 
-def _vote(store: StateStore, task_id: str, user: str, value: int, action: str = "added") -> None:
+def _vote(store: TaskStore, task_id: str, user: str, value: int, action: str = "added") -> None:
     at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     store.add_feedback(
         task_id,
@@ -185,7 +185,7 @@ def test_feedback_reaches_the_plans_trace(shared, settings, tmp_path):
     from agent.notes import NoteBook
     from agent.tech_lead import TechLead
 
-    store = StateStore(settings.state_path)
+    store = open_store(settings.state_path)
     lead = TechLead(store=store, notes=NoteBook(tmp_path / "notes"), index=shared["index"])
     request = "run /Repos/etl/ingest daily at 2am"
     assignment, trace_id = trace_plan(settings, lead, request, tracking=shared["uri"])
@@ -294,7 +294,7 @@ def test_eval_command_fails_under_a_threshold(shared, monkeypatch, tmp_path, cap
 def test_feedback_export_turns_thumbs_down_into_review_rows(settings, capsys):
     from agent.cli import main
 
-    store = StateStore(settings.state_path)
+    store = open_store(settings.state_path)
     for task_id, votes in (("t-down", [-1]), ("t-up", [1]), ("t-undone", [-1, 0])):
         store.add(
             TaskRecord(

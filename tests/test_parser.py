@@ -372,3 +372,16 @@ def test_follow_up_new_task_key_is_unique_against_existing_keys() -> None:
 def test_never_invents_paths() -> None:
     r = parse_request("run the ingest notebook every day at 2")
     assert r.settings is None and any("workspace path" in q for q in r.questions)
+
+
+def test_every_place_word_names_its_zone_and_weak_ones_only_as_a_zone():
+    """The place rules run only when some place word occurs at all: none may be skipped by that gate."""
+    from agent.techlead.scan import Scan
+    from agent.techlead.timezones import _WEAK, PLACES, find_timezone
+
+    for word, zone in {**PLACES, **_WEAK}.items():
+        assert find_timezone(Scan(f"run it daily at 9am {word} time"))[0] == zone, word
+        assert find_timezone(Scan(f"run it daily at 9AM {word.title()}"))[0] == zone, word
+        if word in _WEAK:  # an ordinary word ("central", "rio") is no zone on its own
+            assert find_timezone(Scan(f"the {word} team runs it daily"))[0] is None, word
+    assert find_timezone(Scan("daily at 6am, the usual")) == (None, None)

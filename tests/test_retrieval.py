@@ -229,3 +229,26 @@ def test_default_index_reuses_the_cached_project_index(index: DocsIndex):
     again = default_index(index.cache_path.parent.parent, FIXTURES)
     assert again.fingerprint == index.fingerprint
     assert again is index or again.built_from_cache
+
+
+def test_repeated_searches_come_from_memory_as_fresh_passages(tmp_path: Path):
+    built = DocsIndex.load_or_build(docs_dir=FIXTURES, cache_dir=tmp_path / "cache", include_sdk=False)
+    first = built.search("retry policy", k=3)
+    first[0].metadata["scribbled"] = True  # a caller's changes never reach the next caller
+    again = built.search("retry policy", k=3)
+    assert again == built.search("retry policy", k=3) and "scribbled" not in again[0].metadata
+    assert again and again[0] is not first[0]
+    assert [p.title for p in built.search("retry policy", k=2)] == [p.title for p in again[:2]]  # k: its own
+
+    clear_memo()
+    searching = DocsIndex.load_or_build(docs_dir=FIXTURES, cache_dir=tmp_path / "cache", include_sdk=False)
+    searching.results_kept = 0  # no memory: every search runs BM25, with the same answer
+    assert searching.search("retry policy", k=3) == again
+    assert searching.search("retry policy", k=3) == again
+
+    built.results_kept = 2
+    for query in ("retry policy", "webhooks", "narwhal", "timeout"):
+        built.search(query)
+    assert [q for q, _ in built._results] == ["narwhal", "timeout"]  # the least recently used go first
+    built.forget_results()
+    assert not built._results and built.search("retry policy", k=3) == again

@@ -165,3 +165,21 @@ def test_revised_plan_names_the_earlier_unapplied_requests_it_still_carries(runt
     schedule = third.settings.schedule
     assert schedule.pause_status.value == "PAUSED" and schedule.quartz_cron_expression.startswith("0 0 3 ")
     assert schedule.quartz_cron_expression.endswith("SAT")  # added to the days, not replacing them
+
+
+def test_from_settings_loads_its_index_once(settings, runtime, monkeypatch):
+    """Finding the index again means fingerprinting the corpus: done once, not once per plan."""
+    from retrieval import DocsIndex
+
+    loads = []
+
+    def load_or_build(**kwargs):
+        loads.append(kwargs)
+        return DocsIndex(None, fingerprint="f", size=0, built_from_cache=False, cache_path=None)
+
+    monkeypatch.setattr(DocsIndex, "load_or_build", staticmethod(load_or_build))
+    lead = TechLead.from_settings(settings, runtime)
+    assert loads == []  # nothing loaded before it is needed
+    first = lead.assign(CREATE)
+    assert lead._index() is lead._index() and len(loads) == 1
+    assert loads[0]["cache_dir"] == settings.index_dir and first.settings is not None

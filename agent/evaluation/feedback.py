@@ -46,11 +46,11 @@ def _parse_time(text: str) -> datetime:
 
 def load_records(settings: Any) -> list[Any]:
     """Tasks from the state DB (none when there is no DB yet; reading never creates one)."""
-    if not Path(settings.state_path).is_file():
+    if not Path(settings.state_path).exists():
         return []
-    from agent.state import StateStore
+    from agent.state import open_store
 
-    return StateStore(settings.state_path).find()
+    return open_store(settings.state_path).find()
 
 
 def rate(

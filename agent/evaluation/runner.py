@@ -103,11 +103,11 @@ def build_lead(settings: Any, workdir: Path, workspace: FixtureWorkspace, index:
     """The Tech Lead exactly as `TechLead.from_settings` wires it (LLM, Unity Catalog functions), on
     scratch state and the fixture workspace, reading the docs through `TracedIndex`."""
     from agent.notes import NoteBook
-    from agent.state import StateStore
+    from agent.state import open_store
     from agent.tech_lead import TechLead
 
     scratch = SimpleNamespace(
-        store=StateStore(workdir / "state.json"), notes=NoteBook(workdir / "notes"), workspace=workspace
+        store=open_store(workdir / "state"), notes=NoteBook(workdir / "notes"), workspace=workspace
     )
     lead = TechLead.from_settings(settings, scratch)
     traced = TracedIndex(index())

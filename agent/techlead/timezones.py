@@ -203,6 +203,31 @@ _IANA = re.compile(
 _OFFSET = re.compile(r"\b(?:utc|gmt)\s*([+-])\s*(\d{1,2})(?::?(00))?\b", re.I)
 
 
+def _place_rules() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """(pattern, zone) per place word, longest word first so "new york" is tried before "york"."""
+    places = {**PLACES, **_WEAK}
+    rules = []
+    for word in sorted(places, key=len, reverse=True):
+        w = re.escape(word)
+        if word in _WEAK:
+            rx = rf"(?:{_CLOCK_BEFORE})({w}){_ZONE_SUFFIX}?\b|\b({w}){_ZONE_SUFFIX}\b"
+        else:
+            rx = rf"\b({w})(?:{_ZONE_SUFFIX})?\b"
+        rules.append((re.compile(rx, re.I), places[word]))
+    return tuple(rules)
+
+
+_PLACE_RULES = _place_rules()
+# Each place rule matches only where its word follows a non-word character (every place word starts with
+# a letter), so when this finds nothing no rule can match: one search instead of one per place.
+_ANY_PLACE = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, {**PLACES, **_WEAK})) + ")", re.I)
+_ABBREVIATION = re.compile(
+    rf"(?<![\w/.-])({'|'.join(sorted(ABBREVIATIONS, key=len, reverse=True))})(?:{_ZONE_SUFFIX})?"
+    r"(?![\w/-]|\.\w)",
+    re.I,
+)
+
+
 @cache
 def _zones() -> dict[str, str]:
     return {z.lower(): z for z in zoneinfo.available_timezones()}
@@ -228,22 +253,14 @@ def find_timezone(scan: Scan) -> tuple[str | None, str | None]:
         zone = f"Etc/GMT{'-' if m.group(1) == '+' else '+'}{hours}"
         if valid(zone):
             return zone, f"UTC{m.group(1)}{hours} is a fixed offset ({zone}): no daylight saving."
-    places = {**PLACES, **_WEAK}
-    for word in sorted(places, key=len, reverse=True):
-        w = re.escape(word)
-        if word in _WEAK:
-            rx = rf"(?:{_CLOCK_BEFORE})({w}){_ZONE_SUFFIX}?\b|\b({w}){_ZONE_SUFFIX}\b"
-        else:
-            rx = rf"\b({w})(?:{_ZONE_SUFFIX})?\b"
-        found = scan.find(rx)
-        if found:
-            m = found[0]
-            g = 1 if m.group(1) else 2
-            scan.consume(m.start(g), m.end())
-            zone = places[word]
-            return zone, f"“{m.group(g)}” read as {zone}."
-    abbr = "|".join(sorted(ABBREVIATIONS, key=len, reverse=True))
-    for m in scan.find(rf"(?<![\w/.-])({abbr})(?:{_ZONE_SUFFIX})?(?![\w/-]|\.\w)"):
+    if _ANY_PLACE.search(scan.masked):
+        for rx, zone in _PLACE_RULES:
+            m = rx.search(scan.masked)
+            if m:
+                g = 1 if m.group(1) else 2
+                scan.consume(m.start(g), m.end())
+                return zone, f"“{m.group(g)}” read as {zone}."
+    for m in scan.find(_ABBREVIATION):
         token = m.group(1).lower()
         if token in _CAPS_ONLY and not m.group(1).isupper():
             continue  # ordinary words ("art", "met") unless typed in capitals

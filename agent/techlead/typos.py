@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from functools import lru_cache
 
 from agent.techlead.clock import DAY_WORDS, MONTH_WORDS
 from agent.techlead.timezones import PLACES
@@ -56,11 +57,18 @@ def candidates(words: list[tuple[int, int, str]]) -> list[Fix]:
         low = word.lower()
         if len(low) < 4 or not low.isalpha() or low in _KNOWN:
             continue
-        match = difflib.get_close_matches(low, VOCABULARY, n=1, cutoff=_CUTOFF)
+        match = closest(low)
         if match:
-            read = match[0].capitalize() if word[0].isupper() else match[0]
+            read = match.capitalize() if word[0].isupper() else match
             out.append(Fix(start, end, word, read))
     return out
+
+
+@lru_cache(maxsize=4096)  # the vocabulary is fixed, so the answer for a word never changes; words recur
+def closest(word: str) -> str | None:
+    """The grammar word `word` is one slip away from, if any (lower case in, lower case out)."""
+    match = difflib.get_close_matches(word, VOCABULARY, n=1, cutoff=_CUTOFF)
+    return match[0] if match else None
 
 
 def apply(text: str, fixes: list[Fix]) -> tuple[str, list[tuple[int, int]]]:

@@ -6,6 +6,11 @@ clicking must then pass the allow list (bot/app.py Approvers) and Databricks' ow
 (agent/access.py, through `Worker.approve`). Double clicks and two approvers at once are safe because
 `Worker.approve` is a compare-and-set on the PLANNED state: the second click gets IllegalTransition and an
 ephemeral "already decided" reply.
+
+The last word on a decision (`conclude`) always replaces "Approved by … — applying…": the plan message is
+updated (the client retries failures) and the result posted; an update that still fails is posted as a new
+thread message instead, and what cannot be posted at all is recorded on the task as undelivered (the next
+message in the thread re-posts it, status marks it).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from agent.models import TaskState
 from agent.state import TaskRecord
 from bot import blocks
 from bot.app import Services
-from bot.listeners.common import plan_request, post, remember, safe
+from bot.listeners.common import describe, mark_undelivered, plan_request, post, remember, safe
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +80,7 @@ def register(app: App, svc: Services) -> None:
         )
 
     def show(client: WebClient, click: Click, record: TaskRecord, decision: str) -> None:
+        """An interim update of the plan message (the outcome follows through `conclude`)."""
         message = blocks.plan_message(record, decision=decision)
         safe(
             client.chat_update,
@@ -83,6 +89,49 @@ def register(app: App, svc: Services) -> None:
             text=message.text,
             blocks=message.blocks,
         )
+
+    def conclude(
+        client: WebClient,
+        click: Click,
+        record: TaskRecord,
+        decision: str,
+        result: blocks.Message | None = None,
+    ) -> None:
+        """The outcome: `result` posted in the thread, the plan message updated to `decision`; see the
+        module docstring for what happens when Slack refuses."""
+        result_failed = ""
+        if result is not None:
+            try:
+                ts = post(client, click.channel, click.thread_ts, result)
+                remember(svc, record.id, ts, slack_result_ts=ts)
+            except Exception as exc:
+                result_failed = describe(exc)
+                log.error("could not post the result of task %s: %s", record.id, result_failed)
+        message = blocks.plan_message(record, decision=decision)
+        try:
+            client.chat_update(
+                channel=click.channel, ts=click.message_ts, text=message.text, blocks=message.blocks
+            )
+            update_failed = ""
+        except Exception as exc:
+            log.warning("could not update the plan message of task %s: %s", record.id, describe(exc))
+            notice = blocks.notice_message(f"The plan for task `{record.id}` above: {decision}")
+            try:
+                ts = post(client, click.channel, click.thread_ts, notice)
+                remember(svc, record.id, ts, slack_decision_ts=ts)
+                update_failed = ""
+            except Exception as again:
+                update_failed = describe(again)
+        if result_failed:
+            mark_undelivered(svc, record, f"posting the result: {result_failed}", kind="result")
+        elif update_failed:
+            mark_undelivered(
+                svc,
+                record,
+                f"posting the decision: {update_failed}",
+                kind="notice",
+                text=f"Task `{record.id}`: {decision}",
+            )
 
     def load(client: WebClient, click: Click) -> TaskRecord | None:
         """The clicked task, if the click is genuine; a forged or misplaced one is refused and logged."""
@@ -143,16 +192,11 @@ def register(app: App, svc: Services) -> None:
         try:
             done = worker.apply(record.id, by=click.user)
         except StalePlan as exc:
-            show(
+            conclude(
                 client,
                 click,
                 record,
                 f"Approved by <@{click.user}>, but the job changed since this plan: not applied.",
-            )
-            post(
-                client,
-                click.channel,
-                click.thread_ts,
                 blocks.notice_message(f"{blocks.esc(str(exc))} Here is a fresh plan to review:"),
             )
             plan_request(
@@ -169,11 +213,11 @@ def register(app: App, svc: Services) -> None:
             return
         except Exception as exc:
             log.exception("applying %s failed", record.id)
-            show(client, click, record, f"Approved by <@{click.user}> — the apply hit an error (see below).")
-            post(
+            conclude(
                 client,
-                click.channel,
-                click.thread_ts,
+                click,
+                record,
+                f"Approved by <@{click.user}> — the apply hit an error (see below).",
                 blocks.error_message(
                     f"applying task {record.id}",
                     f"{type(exc).__name__}: {exc}",
@@ -187,12 +231,12 @@ def register(app: App, svc: Services) -> None:
             if done.job_id and done.state is TaskState.COMPLETE
             else ""
         )
-        ts = post(client, click.channel, click.thread_ts, blocks.result_message(done, url))
-        remember(svc, done.id, ts, slack_result_ts=ts)
         outcome = (
             f"applied: job {done.job_id}" if done.state is TaskState.COMPLETE else f"{done.state} (see below)"
         )
-        show(client, click, done, f"Approved by <@{click.user}> — {outcome}.")
+        conclude(
+            client, click, done, f"Approved by <@{click.user}> — {outcome}.", blocks.result_message(done, url)
+        )
 
     def reject(click: Click, client: WebClient) -> None:
         record = load(client, click)
@@ -211,7 +255,7 @@ def register(app: App, svc: Services) -> None:
         except IllegalTransition:
             tell(client, click, already(svc.runtime.store.get(record.id)))
             return
-        show(
+        conclude(
             client,
             click,
             record,

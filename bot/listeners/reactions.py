@@ -8,20 +8,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import App, BoltContext
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from agent.state import TaskRecord, utcnow
 from bot.app import Services
 from bot.listeners.common import safe, thread_id
-from bot.listeners.mentions import ack_event
 
 log = logging.getLogger(__name__)
 FEEDBACK = {"+1": 1, "thumbsup": 1, "-1": -1, "thumbsdown": -1}
+RECENT = 200  # the channel's newest tasks searched by message ts; older ones are found via the thread
 
 
 def find_task(svc: Services, client: WebClient, channel: str, ts: str) -> TaskRecord | None:
-    tasks = svc.runtime.store.find(channel=channel)
+    tasks = svc.runtime.store.find(channel=channel, limit=RECENT)  # a reaction is on a recent plan
     for task in reversed(tasks):
         if ts in task.meta.get("slack_messages", []):
             return task
@@ -29,6 +29,11 @@ def find_task(svc: Services, client: WebClient, channel: str, ts: str) -> TaskRe
     messages = (replies or {}).get("messages") or []
     root = (messages[0].get("thread_ts") or messages[0].get("ts")) if messages else None  # parent comes first
     return svc.runtime.store.latest_in_thread(thread_id(channel, root)) if root else None
+
+
+def ack_event(ack: Ack) -> None:
+    """Acknowledge in the request thread (the app runs with process_before_response); work is lazy."""
+    ack()
 
 
 def register(app: App, svc: Services) -> None:
