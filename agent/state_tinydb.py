@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = {"format": "jobagent-state", "layout": "tinydb-per-task", "version": 2}
 TABLE = "tasks"
+COMPACT_EVERY = 256  # appends to a state's index between checks whether it needs compacting
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -123,12 +124,13 @@ class StripeLock:
 class TaskFile(Storage):
     """TinyDB storage for one task's file: clear errors for damaged content, atomic fsynced writes."""
 
-    def __init__(self, path: Path, *, create: bool = False):
+    def __init__(self, path: Path | str, *, create: bool = False):
         self.path, self.create = path, create
 
     def read(self) -> dict[str, Any] | None:
         try:
-            raw = self.path.read_bytes()
+            with open(self.path, "rb") as fh:
+                raw = fh.read()
         except FileNotFoundError:
             return None
         try:
@@ -148,9 +150,9 @@ class TaskFile(Storage):
 
     def write_bytes(self, payload: bytes) -> None:
         try:
-            _write_new(self.path, payload, replace=not self.create)
+            _write_new(Path(self.path), payload, replace=not self.create)
         except FileExistsError:
-            raise ValueError(f"a task with this id already exists ({self.path.name})") from None
+            raise ValueError(f"a task with this id already exists ({os.path.basename(self.path)})") from None
         except OSError as exc:
             raise StateWriteFailed(self.path, exc) from exc
 
@@ -181,6 +183,8 @@ class TinyStore(TaskStore):
         self.skipped: list[BadRecord] = []
         self._locks: dict[str, StripeLock] = {}
         self._locks_guard = threading.Lock()
+        self._appended: dict[str, int] = {}
+        self._tasks = str(self.root / "tasks")  # state-index lines this process appended, per state
         self._open(legacy)
 
     # -- layout ---------------------------------------------------------------------------------
@@ -248,7 +252,7 @@ class TinyStore(TaskStore):
         """The record, None when absent; StateUnreadable when its file is damaged."""
         if not _SAFE_ID.match(task_id):
             return None
-        path = self._task_path(task_id)
+        path = f"{self._tasks}/{_digest(task_id, 1)}/{task_id}.json"  # a str: pathlib costs ~30 µs a read
         data = TaskFile(path).read()
         if data is None:
             return None
@@ -290,24 +294,28 @@ class TinyStore(TaskStore):
         kind = next((k for k in ("thread", "job_id", "channel", "state") if k in wanted), "all")
         key = None if kind == "all" else str(wanted[kind])
         path = self._index_path("job" if kind == "job_id" else kind, key)
-        ids = _read_ids(path, None if (limit is None or len(wanted) > 1 or kind == "state") else limit)
+        tail = limit if limit is not None and len(wanted) == 1 else None  # the index order is the answer's
+        ids, whole = _read_ids(path, tail)
+        found = self._matching(ids, wanted, limit)
+        if tail is not None and len(found) < tail and not whole:  # damaged records in the tail: look further
+            found = self._matching(_read_ids(path)[0], wanted, limit)
+        found.sort(key=lambda r: r.created_at)
+        return found
+
+    def _matching(self, ids: list[str], wanted: dict[str, Any], limit: int | None) -> list[TaskRecord]:
+        """The records of `ids` (newest first) that really match `wanted`: an index is only a hint."""
         found: list[TaskRecord] = []
-        stale = 0
         for task_id in reversed(ids):
             record = self._load(task_id)
             if record is None or any(getattr(record, k) != v for k, v in wanted.items()):
-                stale += 1
                 continue
             found.append(record)
             if limit is not None and len(found) >= limit:
                 break
-        if kind == "state" and limit is None and stale > max(64, len(found)):
-            self._compact_state(state)  # type: ignore[arg-type]
-        found.sort(key=lambda r: r.created_at)
         return found
 
     def count(self) -> int:
-        return len(_read_ids(self._index_path("all")))
+        return len(_read_ids(self._index_path("all"))[0])
 
     # -- writes ---------------------------------------------------------------------------------
     def _insert(self, record: TaskRecord) -> None:
@@ -349,22 +357,29 @@ class TinyStore(TaskStore):
         try:
             for kind, key in entries:
                 _append_id(self._index_path(kind, key), record.id)
-            if record.state != state:
+            if record.state != state:  # a state's index is exact: "-id" when a task leaves it
                 with self._lock("state-index"):
-                    _append_id(self._index_path("state", str(record.state)), record.id)
+                    if state is not None:
+                        self._append_state(str(state), "-" + record.id)
+                    self._append_state(str(record.state), record.id)
         except OSError as exc:
             raise StateWriteFailed(self.root / "index", exc) from exc
 
-    def _compact_state(self, state: TaskState) -> None:
-        """Rewrite a state's index with only the tasks still in that state (entries go stale as tasks
-        move on); under the lock appenders take, so no append is lost."""
-        path = self._index_path("state", str(state))
-        with self._lock("state-index"):
-            keep = [i for i in _read_ids(path) if (r := self._load(i)) is not None and r.state == state]
-            try:
-                _write_new(path, "".join(f"\n{i}\n" for i in keep).encode(), replace=True, sync=False)
-            except OSError as exc:
-                log.warning("could not compact %s: %s", path, exc)  # an optimisation; the index stays valid
+    def _append_state(self, state: str, line: str) -> None:
+        """Append to a state's index (the state-index lock held); now and then rewrite it with only its
+        members, so the index of a busy state like PLANNED stays small however many tasks passed through."""
+        path = self._index_path("state", state)
+        _append_id(path, line)
+        self._appended[state] = self._appended.get(state, 0) + 1
+        if self._appended[state] % COMPACT_EVERY:
+            return
+        try:
+            lines = path.read_bytes().count(b"\n") // 2
+            members, _ = _read_ids(path)
+            if lines > 2 * len(members) + COMPACT_EVERY:
+                _write_new(path, "".join(f"\n{i}\n" for i in members).encode(), replace=True, sync=False)
+        except OSError as exc:
+            log.warning("could not compact %s: %s", path, exc)  # an optimisation; the index stays valid
 
     def import_records(self, records: Iterable[TaskRecord]) -> int:
         """One file per record, synced once at the end; index lines appended in one write per index."""
@@ -377,10 +392,7 @@ class TinyStore(TaskStore):
                 _write_new(path, _encode(record), replace=False, sync=False)
             except FileExistsError:
                 raise ValueError(f"task {record.id} already exists in {self.root}") from None
-            keys = [("all", None), ("thread", record.thread), ("state", str(record.state))]
-            keys += [("channel", record.channel)] if record.channel else []
-            keys += [("job", str(record.job_id))] if record.job_id is not None else []
-            for kind, key in keys:
+            for kind, key in _index_keys(record):
                 lines.setdefault(self._index_path(kind, key), []).append(record.id)
             count += 1
         for path, ids in lines.items():
@@ -440,10 +452,7 @@ class TinyStore(TaskStore):
         shutil.rmtree(rebuilt, ignore_errors=True)
         index: dict[Path, list[str]] = {}
         for r in records:
-            keys = [("all", None), ("thread", r.thread), ("state", str(r.state))]
-            keys += [("channel", r.channel)] if r.channel else []
-            keys += [("job", str(r.job_id))] if r.job_id is not None else []
-            for kind, key in keys:
+            for kind, key in _index_keys(r):
                 index.setdefault(self._index_path(kind, key), []).append(r.id)
         for path, ids in index.items():
             dest = rebuilt / path.relative_to(self.root / "index")
@@ -558,6 +567,18 @@ def set_aside(path: Path | str) -> Path | None:
     return kept
 
 
+def _index_keys(record: TaskRecord) -> list[tuple[str, str | None]]:
+    """Every index a record belongs to (bulk loads and rebuilds; writes append only what changed)."""
+    keys: list[tuple[str, str | None]] = [
+        ("all", None),
+        ("thread", record.thread),
+        ("state", str(record.state)),
+    ]
+    keys += [("channel", record.channel)] if record.channel else []
+    keys += [("job", str(record.job_id))] if record.job_id is not None else []
+    return keys
+
+
 def _append_id(path: Path, task_id: str) -> None:
     """One write of "\\nID\\n" with O_APPEND: atomic for lines this short, and a line cut short by a full
     disk can never merge with the next one."""
@@ -576,31 +597,41 @@ def _append_id(path: Path, task_id: str) -> None:
         return
 
 
-def _read_ids(path: Path, newest: int | None = None) -> list[str]:
-    """Ids in the order they were appended, each once (at its last place). With `newest`, only the tail
-    of the file is read until that many distinct ids are found."""
+def _read_ids(path: Path, newest: int | None = None) -> tuple[list[str], bool]:
+    """The ids an index holds, in the order they were (last) appended, and whether the whole file was
+    read: "ID" adds, "-ID" removes (state indexes). With `newest`, only as much of the end of the file is
+    read as holds that many."""
     try:
         with open(path, "rb") as fh:
-            raw = fh.read() if newest is None else _tail(fh, newest)
+            if newest is None:
+                return _parse_ids(fh.read()), True
+            size = fh.seek(0, os.SEEK_END)
+            chunk = 64 * (newest + 8)
+            while True:
+                start = max(0, size - chunk)
+                fh.seek(start)
+                raw = fh.read(size - start)
+                if start > 0:
+                    raw = raw[raw.find(b"\n") + 1 :]  # drop the line the chunk boundary cut
+                ids = _parse_ids(raw)
+                if start == 0 or len(ids) >= newest:
+                    return ids, start == 0
+                chunk *= 4
     except FileNotFoundError:
-        return []
-    ids = [i for i in raw.decode("ascii", "replace").split("\n") if i and _SAFE_ID.match(i)]
-    return list(reversed(dict.fromkeys(reversed(ids))))
+        return [], True
 
 
-def _tail(fh: Any, newest: int) -> bytes:
-    """The end of an index file holding at least `newest` distinct ids (or the whole file)."""
-    size = fh.seek(0, os.SEEK_END)
-    chunk = 4096
-    while True:
-        start = max(0, size - chunk)
-        fh.seek(start)
-        raw = fh.read(size - start)
-        if start == 0:
-            return raw
-        if len(set(raw.split())) > newest + 1:
-            return raw[raw.find(b"\n") + 1 :]  # drop the line the chunk boundary cut
-        chunk *= 4
+def _parse_ids(raw: bytes) -> list[str]:
+    members: dict[str, None] = {}
+    for line in raw.decode("ascii", "replace").split("\n"):
+        if not line:
+            continue
+        if line[0] == "-":
+            members.pop(line[1:], None)
+        else:
+            members.pop(line, None)  # re-appended: it moves to the end
+            members[line] = None
+    return list(members)
 
 
 def _legacy_docs(path: Path) -> dict[str, Any]:

@@ -2,10 +2,12 @@
 with planning in threads of the server process (the old way, the baseline) and in planner processes
 (`jobagent serve`'s default), in the same run.
 
-Everything is local and real: signed deliveries over a socket (sent from a separate process, as Slack is
-another machine) to the bot's HTTP server, the Slack Web API stand-in, the Databricks emulator, the Tech
-Lead with the BM25 docs index (built once, before measuring), the Worker, the state store (every request
-recorded, fsynced, before its ack). Each configuration gets its own state directory and emulator.
+Everything is local and real: signed deliveries over a socket to the bot's HTTP server, the Slack Web API
+stand-in, the Databricks emulator, the Tech Lead with the BM25 docs index (built once, before measuring),
+the Worker, the state store (every request recorded, fsynced, before its ack). Slack and Databricks are
+other machines, so the sender and the two stand-ins run in their own processes, not in the bot's (their
+work would otherwise compete with the acknowledgements for the bot's interpreter). Each configuration
+gets its own state directory, emulator and Slack stand-in.
 Prints plain ``name: value`` lines, then the ratios processes / threads.
 Run: ``.venv/bin/python benchmarks/bench_bot.py [--mentions 50,200] [--processes N]``.
 """
@@ -23,9 +25,12 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from databricks.sdk import WorkspaceClient  # noqa: E402
+from databricks.sdk.config import Config  # noqa: E402
 from slack_sdk import WebClient  # noqa: E402
 
 from agent.config import Settings, WorkspaceHandle  # noqa: E402
@@ -65,6 +70,41 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+class StandIns:
+    """The Databricks emulator and the Slack stand-in in a process of their own, driven over a pipe."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(target=_serve_stand_ins, args=(child,), daemon=True)
+        self._process.start()
+        self.emulator_url, self.emulator_token, self.slack_url, self.slack_token = self._conn.recv()
+
+    def posted(self) -> dict[str, float]:
+        """thread_ts → arrival time (perf_counter, system-wide monotonic) of each message with blocks."""
+        self._conn.send("posted")
+        return self._conn.recv()
+
+    def stop(self) -> None:
+        self._conn.send("stop")
+        self._process.join(10)
+
+
+def _serve_stand_ins(conn: Any) -> None:
+    emulator = WorkspaceEmulator()
+    emulator.start()
+    slack = SlackStandIn()
+    slack.start()
+    slack.add_user("UALICE", name="alice", email="alice@example.com")
+    conn.send((emulator.url, emulator.token, slack.url, slack.token))
+    while (command := conn.recv()) != "stop":
+        if command == "posted":
+            timeline = slack.timeline("chat.postMessage")
+            conn.send({p.get("thread_ts"): t for t, p in timeline if p.get("blocks")})
+    emulator.stop()
+    slack.stop()
+
+
 def measure(
     name: str,
     settings: Settings,
@@ -81,22 +121,23 @@ def measure(
         results[key] = value
         print(f"{name}_{key}: {value:.1f}{unit}" if isinstance(value, float) else f"{name}_{key}: {value}")
 
-    emulator = WorkspaceEmulator()
-    emulator.start()
-    slack = SlackStandIn()
-    slack.start()
-    slack.add_user("UALICE", name="alice", email="alice@example.com")
-    with Runtime(settings, WorkspaceHandle(emulator.client(), "emulator")) as runtime:
+    remote = StandIns()
+    client = WorkspaceClient(
+        config=Config(host=remote.emulator_url, token=remote.emulator_token, auth_type="pat")
+    )
+    with Runtime(settings, WorkspaceHandle(client, "emulator")) as runtime:
         config = BotConfig(
-            bot_token=slack.token,
+            bot_token=remote.slack_token,
             signing_secret=SECRET,
-            api_url=slack.url,
+            api_url=remote.slack_url,
             workers=default_workers(),
             planner_processes=processes,
             http=http,
         )
         lead = default_lead(settings, runtime)
-        app = build_app(config, runtime, lead, client=WebClient(token=slack.token, base_url=slack.url))
+        app = build_app(
+            config, runtime, lead, client=WebClient(token=remote.slack_token, base_url=remote.slack_url)
+        )
         services = app.jobagent  # type: ignore[attr-defined]
         services.planner.wait_ready(timeout=120)
         server = HttpBotServer(app, "127.0.0.1", 0, http)
@@ -107,7 +148,7 @@ def measure(
             before = services.activity.count("request")
             sent = sending.submit(send_mentions, url, count, offset, concurrent).result()
             services.activity.wait("request", before + count, timeout=600)
-            posted = {p.get("thread_ts"): t for t, p in slack.timeline("chat.postMessage") if p.get("blocks")}
+            posted = remote.posted()
             acks = [a for _, _, got in sent for a in got]
             plans = [posted[ts] - t0 for t0, ts, _ in sent if ts in posted]
             return acks, plans
@@ -131,8 +172,7 @@ def measure(
         finally:
             server.stop()
             services.planner.stop()
-    emulator.stop()
-    slack.stop()
+    remote.stop()
     return results
 
 

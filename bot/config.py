@@ -142,9 +142,11 @@ def default_workers() -> int:
 
 
 def default_planner_processes() -> int:
-    """One planner process when there is a second CPU for it (the acknowledgements keep the first), else
-    threads in the server process."""
-    return 1 if (os.cpu_count() or 1) >= 2 else 0
+    """One planner process per CPU (at most 4) when there are two or more, else threads in the server
+    process. Planning is CPU-bound and planner processes run at a lower priority, so acknowledgements still
+    come first (benchmarks/bench_bot.py: on 2 CPUs, 2 processes halve plan latency under a burst)."""
+    cpus = os.cpu_count() or 1
+    return min(cpus, 4) if cpus >= 2 else 0
 
 
 def _ids(raw: str) -> frozenset[str]:

@@ -357,6 +357,29 @@ def test_results_replace_applying_even_when_chat_update_fails(bot, slack, runtim
     assert "undelivered" not in bot.task(ts).meta and len(emulator.jobs_snapshot()) == 2
 
 
+def test_an_approval_the_disk_cannot_take_changes_nothing_and_says_so(settings, emulator, slack):
+    class DiskFullOnApprove(TinyStore):
+        def transition(self, task_id, to, **kw):
+            if to is TaskState.APPROVED:
+                raise StateWriteFailed(self.root, OSError(28, "No space left on device"))
+            return super().transition(task_id, to, **kw)
+
+    with Runtime(settings, WorkspaceHandle(emulator.client(), "emulator")) as runtime:
+        runtime.__dict__["store"] = DiskFullOnApprove(settings.state_path)
+        bot = harness(runtime, slack)
+        try:
+            ts, task = bot.plan()
+            before = bot.services.activity.count("approve")
+            bot.click(ALICE, blocks.APPROVE_ACTION, task)
+            bot.services.activity.wait("approve", before + 1)
+            told = slack.wait_for("chat.postEphemeral")[-1]
+            assert "could not be recorded" in told["text"] and "No space left on device" in told["text"]
+            assert bot.task(ts).state is TaskState.PLANNED and emulator.jobs_snapshot() == []
+            assert "Approved by" not in runtime.notes.read(bot.task(ts).thread)
+        finally:
+            bot.close()
+
+
 def test_slack_client_retries_server_errors_and_transient_errors(bot):
     handlers = {type(h).__name__ for h in bot.services.directory.client.retry_handlers}
     assert {
@@ -372,7 +395,8 @@ def test_planner_processes_default_from_the_environment():
 
     base = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
     assert BotConfig.from_env({**base, "JOBAGENT_PLANNER_PROCESSES": "3"}).planner_processes == 3
-    expected = 1 if (os.cpu_count() or 1) >= 2 else 0
+    cpus = os.cpu_count() or 1
+    expected = min(cpus, 4) if cpus >= 2 else 0
     assert BotConfig.from_env(base).planner_processes == expected
     assert dataclasses.replace(BotConfig(bot_token="xoxb-1")).planner_processes == 0  # tests, the demo
 

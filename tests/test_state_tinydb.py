@@ -190,3 +190,46 @@ def test_cli_state_repair_sets_an_unopenable_old_file_aside(tmp_path, monkeypatc
     kept = [p for p in tmp_path.iterdir() if p.name.startswith("state.json.damaged-")]
     assert len(kept) == 1 and kept[0].read_bytes() == b""
     assert main(["status"]) == 0 and "No tasks yet" in capsys.readouterr().out
+
+
+def test_cli_approve_on_a_full_disk_says_so_and_changes_nothing(tmp_path, capsys):
+    import resource
+    import signal
+
+    from agent.cli import main
+
+    assert main(["plan", "--file", str(Path(__file__).parent / "specs" / "ingest.json")]) == 0
+    task = next(w for w in capsys.readouterr().out.split() if w.startswith("t-")).rstrip(".:")
+
+    def small_disk() -> None:  # in the child: writes past 2 KB fail with EFBIG instead of killing it
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+    out = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "approve", task, "--by", "emulator-user@example.com"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[1],
+        preexec_fn=small_disk,
+    )
+    assert out.returncode == 1, out
+    assert "Could not save to the state store" in out.stderr and "Nothing was changed" in out.stderr
+    assert main(["status", task]) == 0
+    shown = capsys.readouterr().out
+    assert "PLANNED" in shown.splitlines()[0] and "APPROVED" not in shown
+
+
+def test_a_busy_state_index_stays_small_and_exact(tmp_path, monkeypatch):
+    import agent.state_tinydb as tiny
+
+    monkeypatch.setattr(tiny, "COMPACT_EVERY", 8)
+    store = open_store(tmp_path / "state")
+    kept = [make(store, thread=f"k{i}") for i in range(3)]
+    for i in range(60):  # tasks passing through PLANNED
+        store.transition(make(store, thread=f"t{i}").id, TaskState.REJECTED)
+    planned = store._index_path("state", "PLANNED")
+    assert planned.read_bytes().count(b"\n") // 2 <= 2 * len(kept) + 8 + 2  # compacted as it went
+    assert [r.id for r in store.find(state=TaskState.PLANNED)] == [r.id for r in kept]
+    assert [r.id for r in store.find(state=TaskState.PLANNED, limit=2)] == [r.id for r in kept[1:]]
+    assert len(store.find(state=TaskState.REJECTED, limit=5)) == 5

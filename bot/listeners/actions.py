@@ -23,7 +23,15 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from agent.errors import AccessDenied, IllegalTransition, StalePlan, TaskNotFound, WorkspaceError
+from agent.errors import (
+    AccessDenied,
+    IllegalTransition,
+    StalePlan,
+    StateUnreadable,
+    StateWriteFailed,
+    TaskNotFound,
+    WorkspaceError,
+)
 from agent.models import TaskState
 from agent.state import TaskRecord
 from bot import blocks
@@ -139,6 +147,10 @@ def register(app: App, svc: Services) -> None:
             record = svc.runtime.store.get(click.task_id)
         except TaskNotFound:
             record = None
+        except StateUnreadable as exc:
+            log.error("a click on %s found its record damaged: %s", click.task_id, exc)
+            tell(client, click, f"Task {click.task_id} cannot be read, so nothing was done. {exc}")
+            return None
         if record is None or not click.matches(record):
             log.warning(
                 "refused a click by %s in %s on %s: it does not belong to that plan message",
@@ -183,6 +195,9 @@ def register(app: App, svc: Services) -> None:
             return
         except (AccessDenied, WorkspaceError) as exc:
             tell(client, click, f"Sorry, you cannot approve task {record.id}: {exc}")
+            return
+        except StateWriteFailed as exc:
+            tell(client, click, f"Your approval of task {record.id} could not be recorded: {exc}")
             return
         show(client, click, record, f":hourglass_flowing_sand: Approved by <@{click.user}> — applying…")
         apply_plan(client, click, record)
@@ -254,6 +269,9 @@ def register(app: App, svc: Services) -> None:
             record = svc.runtime.worker.reject(record.id, by=click.user, reason="(in Slack)")
         except IllegalTransition:
             tell(client, click, already(svc.runtime.store.get(record.id)))
+            return
+        except StateWriteFailed as exc:
+            tell(client, click, f"Your rejection of task {record.id} could not be recorded: {exc}")
             return
         conclude(
             client,
