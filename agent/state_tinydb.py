@@ -3,23 +3,25 @@
 A single TinyDB file is rewritten and re-encoded whole on every write, so a transition grew with the
 number of tasks ever stored. Here each task is its own TinyDB database (``tasks/<shard>/<id>.json``),
 so a write re-encodes one ~5 KB record however old the store is, and opening the store reads nothing.
-Lookups by thread, channel, job, state (and "all") go through append-only index files of task ids;
-an index is a hint: every hit is checked against the task's own file, so an entry left behind by an
-interrupted write is harmless and `repair` can always rebuild the indexes from the task files.
+Lookups by thread, channel, job, state (and "all") go through append-only index files of task ids.
+An index may list a task too many but never misses one: lines are appended before the task's file is
+written, and every hit is checked against that file, so an interrupted write leaves a harmless extra
+line, and `repair` can always rebuild the indexes from the task files. A state's index also records a
+task leaving it (``-id``, after the file says so) and is compacted as it grows, so "the tasks in PLANNED"
+stays cheap however many passed through.
 
 The store talks to TinyDB's storage layer (`TaskFile`, a TinyDB `Storage`) directly: for a database of
 one document the table layer only added copies. `TinyDB(path, storage=TaskFile)` opens any task file.
 
 Writes: a task file is written to a temporary file, fsynced and renamed over the old one, under a lock
-striped by shard (`filelock`, so threads and processes both exclude each other); index lines are
-appended before the task file is replaced, so a crash never leaves a task its indexes cannot find.
+striped by shard (`StripeLock`: threads and processes both exclude each other).
 A file that cannot be read is reported (naming the file) and skipped, never reset or overwritten.
 
 Layout, under the directory JOBAGENT_STATE_PATH names::
 
     FORMAT                      what this directory is (an existing directory without it is refused)
     tasks/<shard>/<id>.json     one TinyDB database per task: {"tasks": {"1": {...record...}}}
-    index/<kind>/…​.ids          task ids, one per line, appended
+    index/<kind>/….ids          task ids, one per line, appended ("-id": left that state)
     intake/seen/<shard>/<hash>  Slack deliveries already claimed (created with O_EXCL: no lock)
     intake/requests/<hash>.json accepted requests; <hash>.done once answered
     locks/                      lock files
@@ -183,8 +185,8 @@ class TinyStore(TaskStore):
         self.skipped: list[BadRecord] = []
         self._locks: dict[str, StripeLock] = {}
         self._locks_guard = threading.Lock()
-        self._appended: dict[str, int] = {}
-        self._tasks = str(self.root / "tasks")  # state-index lines this process appended, per state
+        self._appended: dict[str, int] = {}  # state-index lines this process appended, per state
+        self._tasks = str(self.root / "tasks")
         self._open(legacy)
 
     # -- layout ---------------------------------------------------------------------------------
@@ -229,8 +231,12 @@ class TinyStore(TaskStore):
             _write_new(self.root / "MIGRATED", json.dumps(note, indent=1).encode(), replace=True)
             log.warning("migrated %d task(s) from %s into %s", count, legacy, self.root)
 
+    def _task_file(self, task_id: str) -> str:
+        """Where a task's file is (a str: pathlib would cost ~30 µs on every read)."""
+        return f"{self._tasks}/{_digest(task_id, 1)}/{task_id}.json"
+
     def _task_path(self, task_id: str) -> Path:
-        return self.root / "tasks" / _digest(task_id, 1) / f"{task_id}.json"
+        return Path(self._task_file(task_id))
 
     def _index_path(self, kind: str, key: str | None = None) -> Path:
         if kind == "all":
@@ -252,7 +258,7 @@ class TinyStore(TaskStore):
         """The record, None when absent; StateUnreadable when its file is damaged."""
         if not _SAFE_ID.match(task_id):
             return None
-        path = f"{self._tasks}/{_digest(task_id, 1)}/{task_id}.json"  # a str: pathlib costs ~30 µs a read
+        path = self._task_file(task_id)
         data = TaskFile(path).read()
         if data is None:
             return None
@@ -341,11 +347,14 @@ class TinyStore(TaskStore):
             data = _encode(record)
             self._index(record, state, job_id)
             TaskFile(path).write_bytes(data)
+            if record.state != state:
+                self._leave(state, record.id)
         return record
 
     def _index(self, record: TaskRecord, state: TaskState | None, job_id: int | None) -> None:
         """Append the record's id to the indexes it newly belongs to (`state`/`job_id`: before the
-        change; None for a new record)."""
+        change; None for a new record), before its file is written: an index may list a task that is not
+        (or no longer) there — reads check every hit against the task's file — but never miss one."""
         new = state is None
         entries: list[tuple[str, str | None]] = []
         if new:
@@ -357,13 +366,20 @@ class TinyStore(TaskStore):
         try:
             for kind, key in entries:
                 _append_id(self._index_path(kind, key), record.id)
-            if record.state != state:  # a state's index is exact: "-id" when a task leaves it
+            if record.state != state:
                 with self._lock("state-index"):
-                    if state is not None:
-                        self._append_state(str(state), "-" + record.id)
                     self._append_state(str(record.state), record.id)
         except OSError as exc:
             raise StateWriteFailed(self.root / "index", exc) from exc
+
+    def _leave(self, state: TaskState, task_id: str) -> None:
+        """Once its file says so, a task has left `state`: "-id" keeps that state's index short. If this
+        fails the index merely lists one task too many (and reads skip it)."""
+        try:
+            with self._lock("state-index"):
+                self._append_state(str(state), "-" + task_id)
+        except OSError as exc:
+            log.warning("could not note in the index that %s left %s: %s", task_id, state, exc)
 
     def _append_state(self, state: str, line: str) -> None:
         """Append to a state's index (the state-index lock held); now and then rewrite it with only its

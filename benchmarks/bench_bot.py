@@ -70,6 +70,14 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process (its server includes this benchmark's own bookkeeping)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 class StandIns:
     """The Databricks emulator and the Slack stand-in in a process of their own, driven over a pipe."""
 
@@ -169,6 +177,8 @@ def measure(
                 report(f"plan_posted_p50_ms_{burst}_concurrent", statistics.median(plans) * 1000)
                 report(f"plan_posted_max_ms_{burst}_concurrent", max(plans) * 1000)
                 report(f"plans_posted_{burst}_concurrent", float(len(plans)))
+            report("rss_mb_server", rss_mb(os.getpid()))
+            report("rss_mb_planner_processes", sum(rss_mb(pid) for pid in services.planner.pids()))
         finally:
             server.stop()
             services.planner.stop()

@@ -124,7 +124,8 @@ DISK_FULL = textwrap.dedent(
     resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     print("STATE:", store.get(task).state)
     store.update(task, error="an unrelated later write")
-    print("AFTER:", store.get(task).state, len(store.find(state=TaskState.APPROVED)))
+    print("AFTER:", store.get(task).state, len(store.find(state=TaskState.APPROVED)),
+          [r.id for r in store.find(state=TaskState.PLANNED)] == [task])
     """
 )
 
@@ -143,7 +144,7 @@ def test_a_full_disk_changes_nothing_and_says_so(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "REFUSED: Could not save to the state store" in out.stdout and "File too large" in out.stdout
-    assert "STATE: PLANNED" in out.stdout and "AFTER: PLANNED 0" in out.stdout
+    assert "STATE: PLANNED" in out.stdout and "AFTER: PLANNED 0 True" in out.stdout
     assert json.loads(task_file(store, rec.id).read_bytes())["tasks"]["1"]["state"] == "PLANNED"
     assert json.loads(before)["tasks"]["1"]["error"] is None
     assert not [p for p in task_file(store, rec.id).parent.iterdir() if p.name.endswith(".tmp")]
