@@ -98,12 +98,13 @@ class BadRecord:
 
 @dataclass
 class Accepted:
-    """A Slack request recorded before its acknowledgement, so a restart plans it instead of losing it."""
+    """A Slack request recorded before its acknowledgement, so a restart plans it instead of losing it.
+    The task it becomes carries `key` in its meta ("accepted_key"): resuming re-posts that task, never
+    plans it again."""
 
     key: str
     payload: dict[str, Any]
     accepted_at: str
-    task_id: str | None = None  # set once its task is recorded (resuming then re-posts, never re-plans)
 
 
 class TaskStore(ABC):
@@ -168,10 +169,6 @@ class TaskStore(ABC):
     @abstractmethod
     def accepted(self) -> list[Accepted]:
         """Accepted requests not yet finished, oldest first: the work a restart resumes."""
-
-    @abstractmethod
-    def link_accepted(self, key: str, task_id: str) -> None:
-        """Note the task an accepted request became (resuming re-posts that task instead of re-planning)."""
 
     @abstractmethod
     def finish(self, key: str) -> None:

@@ -64,31 +64,25 @@ def _digest(text: str, size: int = 16) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=size).hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_new(path: Path, data: bytes, *, replace: bool, sync: bool = True) -> None:
-    """Write `data` to `path` through a fsynced temporary file: renamed over `path` (`replace`) or linked
-    to it only if it does not exist yet (FileExistsError otherwise). On any error nothing is left behind."""
+    """Write `data` to `path` through a temporary file: fsynced and renamed over `path` (`replace`), or
+    linked to `path` only if it does not exist yet (FileExistsError otherwise) and then fsynced — on
+    Linux's journaling filesystems (ext4, xfs, btrfs) that one fsync also makes the new name durable, so
+    a create costs one flush, not two. On any error nothing is left behind."""
     fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            if sync:
-                os.fsync(fh.fileno())
-        if replace:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)  # atomic create-if-absent, with the content already in place
-            os.unlink(tmp)
-            if sync:
-                _fsync_dir(path.parent)
+            if replace:
+                if sync:
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+            else:
+                os.link(tmp, path)  # atomic create-if-absent, with the content already in place
+                os.unlink(tmp)
+                if sync:
+                    os.fsync(fh.fileno())
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -524,25 +518,10 @@ class TinyStore(TaskStore):
                 continue
             try:
                 body = json.loads((folder / name).read_bytes().decode("utf-8", "surrogatepass"))
-                pending.append(
-                    Accepted(body["key"], body["payload"], body["accepted_at"], body.get("task_id"))
-                )
+                pending.append(Accepted(body["key"], body["payload"], body["accepted_at"]))
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 log.warning("skipping an unreadable accepted request %s: %s", folder / name, exc)
         return sorted(pending, key=lambda a: a.accepted_at)
-
-    def link_accepted(self, key: str, task_id: str) -> None:
-        path = self._request_path(key)
-        try:
-            body = json.loads(path.read_bytes().decode("utf-8", "surrogatepass"))
-            body["task_id"] = task_id
-            _write_new(
-                path, json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass"), replace=True
-            )
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise StateWriteFailed(path, exc) from exc
 
     def finish(self, key: str) -> None:
         path = self._request_path(key, ".done")

@@ -26,6 +26,7 @@ from agent.errors import (
     IllegalTransition,
     JobAgentError,
     StalePlan,
+    StateWriteFailed,
     ValidationFailed,
     WorkspaceError,
 )
@@ -142,24 +143,33 @@ class Worker:
                 **identity,
             },
         )
-        self.store.add(record)
         self.notes.append(thread, "request", task_id, f"**{requester}** asked:\n\n> {_quote(request)}")
         if denied:
             self.notes.append(thread, "refused", task_id, str(denied))
-            return record
-        if state is TaskState.NEEDS_INPUT:
+        elif state is TaskState.NEEDS_INPUT:
             warning = not_acted_on(record.unused)
             body = "\n".join(f"- {q}" for q in assignment.questions) + (f"\n\n{warning}" if warning else "")
             self.notes.append(thread, "question", task_id, body)
-            return record
+        else:  # planned before it is stored, so the task is written once, whole (one fsync, not two)
+            failed: JobAgentError | None = None
+            try:
+                plan = self.plan(record, check_workspace=preflight or record.action == "update")
+                record.plan, record.fingerprint = plan.to_dict(), plan.fingerprint
+            except (ValidationFailed, WorkspaceError, AccessDenied, ConfigError) as exc:
+                failed = exc
+            except Exception as exc:  # a bug must not leave the task half-recorded
+                log.exception("task %s: unexpected error while planning", record.id)
+                failed = unexpected(exc)
+            if failed is not None:
+                record.history.append({"state": str(state), "at": record.created_at, "by": requester})
+                record.state, record.error = TaskState.FAILED, str(failed)
+                log.warning("task %s failed in plan: %s", task_id, failed)
+                self.notes.append(thread, "failed (plan)", task_id, str(failed))
         try:
-            plan = self.plan(record, check_workspace=preflight or record.action == "update")
-        except (ValidationFailed, WorkspaceError, AccessDenied, ConfigError) as exc:
-            return self._fail(record.id, exc, phase="plan")
-        except Exception as exc:  # a bug must not leave the task half-recorded
-            log.exception("task %s: unexpected error while planning", record.id)
-            return self._fail(record.id, unexpected(exc), phase="plan")
-        return self.store.update(record.id, plan=plan.to_dict(), fingerprint=plan.fingerprint)
+            return self.store.add(record)
+        except StateWriteFailed as exc:
+            self.notes.append(thread, "not saved", task_id, f"{exc} Nothing was planned; ask again.")
+            raise
 
     # -- phases --------------------------------------------------------------------------------
     def validate(self, record: TaskRecord, *, check_workspace: bool = True) -> Remote | None:

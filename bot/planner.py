@@ -1,8 +1,8 @@
 """Planning off the acknowledgement path, fed from the accepted requests (`TaskStore.accepted`).
 
 The gate (bot/listeners/gate.py) records each request durably before it answers Slack and hands it
-here. `process_accepted` plans it with the conversation steps of bot/listeners/common.py, links the task
-to the request as soon as it exists, posts the answer and finishes the request. Whatever stops the
+here. `process_accepted` plans it with the conversation steps of bot/listeners/common.py (the task
+records the request's key in its meta), posts the answer and finishes the request. Whatever stops the
 server on the way, the request stays accepted and unfinished, and the next start (`Planner.start`)
 queues it again; a request whose task exists is never planned again: the task is posted if it never was
 (no `slack_ts`), else the request is just finished.
@@ -54,7 +54,6 @@ from bot.app import Services, make_client, make_services
 from bot.config import BotConfig
 from bot.listeners.common import (
     deliver,
-    find_task,
     handle_request,
     plain_text,
     post,
@@ -87,14 +86,12 @@ def process_accepted(svc: Services, client: WebClient, item: Accepted) -> bool:
             ),
         )
         payload = {**payload, "ts": ts, "thread_ts": ts, "reacted": True}
-        item = Accepted(item.key, payload, item.accepted_at, item.task_id)
+        item = Accepted(item.key, payload, item.accepted_at)
     thread_ts = str(payload.get("thread_ts") or ts)
     thread = thread_id(channel, thread_ts)
     store = svc.runtime.store
-    record = find_task(svc, item.task_id) if item.task_id else task_for_key(svc, item.key, thread)
+    record = task_for_key(svc, item.key, thread)
     if record is not None and (record.state is not TaskState.PLANNED or record.plan is not None):
-        if item.task_id != record.id:
-            store.link_accepted(item.key, record.id)
         answered = record.meta.get("slack_ts") or record.meta.get("undelivered")
         if answered or record.state is TaskState.SUPERSEDED:
             done = True
@@ -355,12 +352,7 @@ class Planner:
             if age < older_than:
                 continue
             if age > GIVE_UP_SECONDS:
-                log.error(
-                    "giving up on %s, accepted %s and never answered (task %s)",
-                    item.key,
-                    item.accepted_at,
-                    item.task_id or "none",
-                )
+                log.error("giving up on %s, accepted %s and never answered", item.key, item.accepted_at)
                 store.finish(item.key)
                 continue
             queued += self.submit(item)

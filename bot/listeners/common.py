@@ -180,8 +180,8 @@ def plan_request(
 ) -> bool:
     """👀 at once, then the Tech Lead and the Worker; the plan, question or failure goes in the thread.
 
-    With `accepted_key` (the request's intake record) the task carries it in its meta and is linked to it
-    as soon as it exists, so a restart re-posts that task instead of planning again. Returns True when the
+    With `accepted_key` (the request's intake record) the task carries it in its meta, so a restart
+    re-posts that task instead of planning again. Returns True when the
     answer reached the thread or is recorded on the task as undelivered; False only when nothing at all
     was recorded (planning failed and its error message could not be posted): the request is then kept
     for a retry, which can plan afresh without ever planning it twice."""
@@ -218,8 +218,6 @@ def plan_request(
             return mark_undelivered(
                 svc, recorded, f"the planning error: {describe(failed)}", kind="notice", text=message.text
             )
-    if accepted_key:
-        svc.runtime.store.link_accepted(accepted_key, record.id)
     return deliver(svc, client, record)
 
 
@@ -272,8 +270,7 @@ def describe(exc: BaseException) -> str:
 
 
 def task_for_key(svc: Services, key: str | None, thread: str) -> TaskRecord | None:
-    """The task recorded for the accepted request `key`, found by the key in its meta (the link may not be
-    written yet if the process stopped right after the Worker recorded the task)."""
+    """The task recorded for the accepted request `key`, found by the key in its meta."""
     if not key:
         return None
     for record in reversed(svc.runtime.store.find(thread=thread)):
