@@ -473,6 +473,27 @@ class SlackEventSender:
         got = {k.lower(): v for k, v in got.items()}
         return Delivery(status, text, got, time.perf_counter() - started)
 
+    def prepared(self, body: str, content_type: str = "application/json") -> bytes:
+        """The whole signed HTTP/1.1 request for `body`, ready for a socket: benchmarks send bursts with
+        nothing but `sendall` between their clocks, as Slack's own machines would."""
+        stamp = str(int(time.time()))
+        target = urllib.parse.urlsplit(self.url)
+        data = body.encode()
+        head = (
+            f"POST {target.path or '/'} HTTP/1.1\r\nHost: {target.netloc}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(data)}\r\nX-Slack-Request-Timestamp: {stamp}\r\n"
+            f"X-Slack-Signature: {self.sign(body, stamp)}\r\nUser-Agent: Slackbot 1.0\r\n"
+            "Connection: close\r\n\r\n"
+        )
+        return head.encode() + data
+
+    def mention_bodies(self, user: str, text: str, *, ts: str, channel: str = "C0JOBS") -> list[str]:
+        """The two deliveries of a mention (`app_mention`, then its `message` twin) as JSON bodies."""
+        msg = self._message(user, f"<@{self.bot_user_id}> {text}", channel, ts, None)
+        mention = {**msg, "type": "app_mention", "channel": channel, "event_ts": ts}
+        plain = {**msg, "channel": channel, "event_ts": ts, "channel_type": "channel"}
+        return [json.dumps(self.envelope(e)) for e in (mention, plain)]
+
     def _json(self, payload: dict[str, Any], **kw: Any) -> Delivery:
         return self.post(json.dumps(payload), "application/json", **kw)
 
