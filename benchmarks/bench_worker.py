@@ -68,25 +68,26 @@ def main() -> None:
         def new_worker() -> Worker:  # what a new process builds: nothing in memory, the same home
             return Worker(Workspace(client, "emulator", cache_dir=tmp / "cache"), store, notes)
 
-        def approved(worker: Worker, name: str) -> str:
+        def approved(worker: Worker, name: str, *, checked: bool = True) -> str:
+            """Planned as the CLI and the bot plan (workspace checked), or offline (`--no-check`)."""
             assignment = Assignment(JobSettings.from_dict(spec(name)))
             record = worker.submit(
-                assignment, request="bench", requester="bench", thread=name, preflight=False
+                assignment, request="bench", requester="bench", thread=name, preflight=checked
             )
             worker.approve(record.id, by="bench")
             return record.id
 
-        first = new_worker()  # no cache on disk yet: the first process ever lists node types and versions
-        _, first_calls = apply_calls(emu, first, approved(first, "agent-first"))
+        first = new_worker()  # planned offline, no cache on disk yet: apply lists node types and versions
+        _, first_calls = apply_calls(emu, first, approved(first, "agent-first", checked=False))
         applies, warm = [], []
         for i in range(N):
             took, calls = apply_calls(emu, first, approved(first, f"agent-{i}"))
             applies.append(took)
             warm.append(calls)
-        fresh = []
-        for i in range(5):
-            worker = new_worker()
-            fresh.append(apply_calls(emu, worker, approved(worker, f"agent-fresh-{i}"))[1])
+        fresh, offline = [], []
+        for i in range(5):  # planned in one process, applied in another (`jobagent plan`, then `apply`)
+            fresh.append(apply_calls(emu, new_worker(), approved(first, f"agent-fresh-{i}"))[1])
+            offline.append(apply_calls(emu, first, approved(first, f"agent-offline-{i}", checked=False))[1])
 
     def per_create(runs: list[list[str]], only_jobs: bool = False) -> float:
         return statistics.mean(len([c for c in r if not only_jobs or "/jobs/" in c]) for r in runs)
@@ -96,11 +97,13 @@ def main() -> None:
     print(f"apply_overhead_ratio: {statistics.median(applies) / statistics.median(bare):.2f}")
     print(f"api_calls_per_create_warm_process: {per_create(warm):.1f}")
     print(f"api_calls_per_create_fresh_process: {per_create(fresh):.1f}")
-    print(f"api_calls_per_create_first_process: {len(first_calls)}")
+    print(f"api_calls_per_create_planned_offline: {per_create(offline):.1f}")
+    print(f"api_calls_per_create_first_process_planned_offline: {len(first_calls)}")
     print(f"jobs_api_calls_per_create_warm_process: {per_create(warm, only_jobs=True):.1f}")
     print(f"jobs_api_calls_per_create_fresh_process: {per_create(fresh, only_jobs=True):.1f}")
     print(f"calls_warm_process: {' '.join(warm[-1])}")
-    print(f"calls_first_process: {' '.join(first_calls)}")
+    print(f"calls_planned_offline: {' '.join(offline[-1])}")
+    print(f"calls_first_process_planned_offline: {' '.join(first_calls)}")
 
 
 if __name__ == "__main__":
