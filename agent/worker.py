@@ -109,11 +109,6 @@ class Worker:
             except (AccessDenied, WorkspaceError) as exc:
                 denied = exc
         thread = thread or f"cli-{task_id}"
-        for older in self.store.find(thread=thread):
-            if older.state in OPEN_STATES:
-                self.store.transition(
-                    older.id, TaskState.SUPERSEDED, by=requester, error=f"superseded by {task_id}"
-                )
         state = TaskState.NEEDS_INPUT if assignment.needs_input else TaskState.PLANNED
         identity = self._identity_meta(assignment, principal)
         record = TaskRecord(
@@ -165,11 +160,16 @@ class Worker:
                 record.state, record.error = TaskState.FAILED, str(failed)
                 log.warning("task %s failed in plan: %s", task_id, failed)
                 self.notes.append(thread, "failed (plan)", task_id, str(failed))
+        older = [t for t in self.store.find(thread=thread) if t.state in OPEN_STATES]
         try:
-            return self.store.add(record)
+            self.store.add(record)
         except StateWriteFailed as exc:
             self.notes.append(thread, "not saved", task_id, f"{exc} Nothing was planned; ask again.")
             raise
+        for task in older:  # only once the new task is saved: a failed save leaves the old plan standing
+            superseded = f"superseded by {task_id}"
+            self.store.transition(task.id, TaskState.SUPERSEDED, by=requester, error=superseded)
+        return record
 
     # -- phases --------------------------------------------------------------------------------
     def validate(self, record: TaskRecord, *, check_workspace: bool = True) -> Remote | None:

@@ -220,3 +220,22 @@ def test_unexpected_errors_leave_consistent_state(runtime, emulator):
     runtime.worker.policies = None
     assert runtime.worker.apply(record.id).state is TaskState.COMPLETE
     assert len(emulator.jobs_snapshot()) == 1
+
+
+def test_a_plan_the_store_cannot_save_leaves_the_thread_as_it_was(runtime):
+    from agent.errors import StateWriteFailed
+    from agent.state_tinydb import TinyStore
+
+    first = submit(runtime, "ingest.json")
+    store = runtime.store
+
+    class DiskFull(TinyStore):
+        def _insert(self, record):
+            raise StateWriteFailed(self.root, OSError(28, "No space left on device"))
+
+    runtime.worker.store = DiskFull(store.given)
+    with pytest.raises(StateWriteFailed, match="No space left"):
+        submit(runtime, "ingest.yml")
+    assert [(t.id, t.state) for t in store.find(thread="T1")] == [(first.id, TaskState.PLANNED)]
+    note = runtime.notes.read("T1")
+    assert "not saved" in note and "Nothing was planned; ask again." in note
