@@ -398,7 +398,7 @@ class TinyStore(TaskStore):
             lines = path.read_bytes().count(b"\n") // 2
             members, _ = _read_ids(path)
             if lines > 2 * len(members) + COMPACT_EVERY:
-                _write_new(path, "".join(f"\n{i}\n" for i in members).encode(), replace=True, sync=False)
+                _write_new(path, _lines(members), replace=True, sync=False)
         except OSError as exc:
             log.warning("could not compact %s: %s", path, exc)  # an optimisation; the index stays valid
 
@@ -419,7 +419,7 @@ class TinyStore(TaskStore):
         for path, ids in lines.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "ab") as fh:
-                fh.write("".join(f"\n{i}\n" for i in ids).encode())
+                fh.write(_lines(ids))
         os.sync()
         return count
 
@@ -480,7 +480,7 @@ class TinyStore(TaskStore):
         for path, ids in index.items():
             dest = rebuilt / path.relative_to(self.root / "index")
             dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text("".join(f"\n{i}\n" for i in ids), encoding="ascii")
+            dest.write_bytes(_lines(ids))
         with self._lock("state-index"):
             old = self.root / "index.old"
             shutil.rmtree(old, ignore_errors=True)
@@ -587,10 +587,15 @@ def _index_keys(record: TaskRecord) -> list[tuple[str, str | None]]:
     return keys
 
 
+def _lines(ids: Iterable[str]) -> bytes:
+    """Index lines: each id between newlines, so a line cut short by a full disk never joins the next."""
+    return "".join(f"\n{i}\n" for i in ids).encode("ascii")
+
+
 def _append_id(path: Path, task_id: str) -> None:
     """One write of "\\nID\\n" with O_APPEND: atomic for lines this short, and a line cut short by a full
     disk can never merge with the next one."""
-    line = f"\n{task_id}\n".encode("ascii")
+    line = _lines([task_id])
     for _ in range(2):
         try:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

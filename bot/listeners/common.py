@@ -18,7 +18,6 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from agent.errors import TaskNotFound
 from agent.models import TaskState
 from agent.state import TaskRecord
 from bot import blocks
@@ -362,10 +361,3 @@ def redeliver(svc: Services, client: WebClient, channel: str, thread_ts: str) ->
         svc.runtime.notes.append(
             record.thread, "delivered", record.id, f"Posted the {kind} in Slack after all."
         )
-
-
-def find_task(svc: Services, task_id: str) -> TaskRecord | None:
-    try:
-        return svc.runtime.store.get(task_id)
-    except TaskNotFound:
-        return None
