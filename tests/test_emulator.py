@@ -495,7 +495,11 @@ def test_two_emulators_can_share_one_state_file(tmp_path: Path):
 
 
 def test_serve_prints_how_to_connect_and_stops_on_ctrl_c(tmp_path: Path):
-    code = "from standins.databricks import serve; serve(0, None)"
+    # A shell that starts the tests in the background makes children ignore SIGINT: restore Ctrl-C.
+    code = (
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from standins.databricks import serve; serve(0, None)"
+    )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
     try:
