@@ -40,10 +40,11 @@ class ValidationFailed(JobAgentError):
 class StalePlan(JobAgentError):
     """The job changed after the plan was shown; nothing was applied and a new plan is needed."""
 
-    def __init__(self, task_id: str, job_id: int | None):
+    def __init__(self, task_id: str, job_id: int | None, what_changed: str = ""):
         super().__init__(
             f"The plan for task {task_id} is stale: job {job_id} changed since the plan was made. "
             "Nothing was applied. Make a new plan and review it."
+            + (f"\n{what_changed}" if what_changed else "")
         )
         self.task_id, self.job_id = task_id, job_id
 

@@ -118,6 +118,14 @@ class Plan:
     fingerprint: str
     text: str = ""
     checked_at: float | None = None  # epoch seconds the workspace checks passed (None: planned offline)
+    synopsis: str = ""  # one plain-English sentence a reviewer checks against the request
+    # The job's settings as the plan read them (None for a create): a stale apply diffs against these
+    # to say what changed outside in the meantime.
+    base: dict[str, Any] | None = None
+    # Changes made to the job outside jobagent since this thread last applied it, shown apart from
+    # the requested `changes`; `drift_since` names that apply ({"task": id, "at": time}).
+    drift: list[FieldChange] = field(default_factory=list)
+    drift_since: dict[str, Any] | None = None
 
     @property
     def summary(self) -> str:
@@ -140,4 +148,8 @@ class Plan:
             fingerprint=data.get("fingerprint", ""),
             checked_at=data.get("checked_at"),
             text=data.get("text", ""),
+            synopsis=data.get("synopsis", ""),
+            base=data.get("base"),
+            drift=[FieldChange(**c) for c in data.get("drift", [])],
+            drift_since=data.get("drift_since"),
         )

@@ -327,3 +327,87 @@ def _times_of_day(spec: _Spec, d: date) -> Iterator[datetime]:
         for minute in sorted(spec.fields[1]):
             for second in sorted(spec.fields[0]):
                 yield datetime(d.year, d.month, d.day, hour, minute, second)
+
+
+# -- in words ----------------------------------------------------------------------------------------
+
+_DAY_NAMES = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def describe(expr: str) -> str:
+    """A valid expression in short English ("weekdays 02:30", "every 15 min", "monthly on day 1 06:00");
+    anything it cannot say plainly comes back as the expression itself, quoted — never a guess."""
+    try:
+        spec = _parse(expr)
+    except QuartzError:
+        return f"cron `{expr}`"
+    secs, mins, hours, _, months, _, years = spec.fields
+    when = _times(secs, mins, hours)
+    days = _days(spec)
+    if when is None or days is None or years != set(range(1970, LAST_YEAR + 1)):
+        return f"cron `{expr}`"
+    interval = when.startswith(("every", "hourly"))
+    text = when if interval and days == "daily" else f"{days} {when}"
+    if months != set(range(1, 13)):
+        text += " in " + ", ".join(_MONTH_NAMES[m - 1] for m in sorted(months))
+    return text
+
+
+def _step(values: set[int], low: int, high: int) -> int | None:
+    """n when `values` is every n-th value from `low` (`*/n`), else None."""
+    ordered = sorted(values)
+    if len(ordered) < 2 or ordered[0] != low:
+        return None
+    n = ordered[1] - ordered[0]
+    return n if ordered == list(range(low, high + 1, n)) else None
+
+
+def _times(secs: set[int], mins: set[int], hours: set[int]) -> str | None:
+    if secs != {0}:
+        return None
+    every_hour = hours == set(range(24))
+    if len(mins) == 1 and len(hours) <= 4:
+        (m,) = mins
+        return ", ".join(f"{h:02d}:{m:02d}" for h in sorted(hours))
+    if len(mins) == 1:
+        (m,) = mins
+        n = _step(hours, 0, 23)
+        if every_hour:
+            return f"hourly at :{m:02d}"
+        return f"every {n} h at :{m:02d}" if n else None
+    n = _step(mins, 0, 59)
+    if n and every_hour:
+        return "every minute" if n == 1 else f"every {n} min"
+    return None
+
+
+def _days(spec: _Spec) -> str | None:
+    """ "" for every day, else "weekdays", "Mon, Thu", "monthly on day 1", …; None if not plainly."""
+    dom, dow = spec.fields[3], spec.fields[5]
+    if spec.dom_any:  # day-of-week decides
+        if spec.dow_last or spec.dow_nth:
+            if dow or (spec.dow_last and spec.dow_nth):
+                return None
+            if spec.dow_last:
+                names = " and ".join(_DAY_NAMES[d - 1] for d in sorted(spec.dow_last))
+                return f"the last {names} of the month"
+            ords = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 5: "5th"}
+            return (
+                ", ".join(f"the {ords[n]} {_DAY_NAMES[d - 1]}" for d, n in sorted(spec.dow_nth))
+                + " of the month"
+            )
+        if dow == set(range(1, 8)):
+            return "daily"
+        if dow == {2, 3, 4, 5, 6}:
+            return "weekdays"
+        if dow == {1, 7}:
+            return "weekends"
+        return ", ".join(_DAY_NAMES[d - 1] for d in sorted(dow))
+    if spec.dom_last_weekday or spec.dom_last_offset_weekday or spec.dom_nearest_weekday:
+        return None
+    if spec.dom_last_offsets:
+        return "monthly on the last day" if spec.dom_last_offsets == {0} and not dom else None
+    if dom == set(range(1, 32)):
+        return "daily"
+    return "monthly on day " + ", ".join(str(d) for d in sorted(dom))

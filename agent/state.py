@@ -208,7 +208,10 @@ class TaskStore(ABC):
             if to not in TRANSITIONS[rec.state]:
                 raise IllegalTransition(task_id, rec.state, to, state_hint(rec.state))
             rec.state = to
-            rec.history.append({"state": str(to), "at": utcnow(), "by": by})
+            entry: dict[str, Any] = {"state": str(to), "at": utcnow(), "by": by}
+            if fields.get("error") is not None:  # kept here: `error` holds only the latest one
+                entry["error"] = fields["error"]
+            rec.history.append(entry)
             _assign(rec, fields)
 
         record = self._modify(task_id, change)

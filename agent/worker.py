@@ -17,6 +17,7 @@ from typing import Any
 
 from databricks.sdk.service.jobs import JobSettings
 
+from agent import synopsis
 from agent.access import Access
 from agent.diff import diff_settings, fingerprint, render_changes, update_for
 from agent.errors import (
@@ -167,8 +168,18 @@ class Worker:
             self.notes.append(thread, "not saved", task_id, f"{exc} Nothing was planned; ask again.")
             raise
         for task in older:  # only once the new task is saved: a failed save leaves the old plan standing
-            superseded = f"superseded by {task_id}"
-            self.store.transition(task.id, TaskState.SUPERSEDED, by=requester, error=superseded)
+            try:
+                self._move(
+                    task.id,
+                    TaskState.SUPERSEDED,
+                    requester,
+                    "superseded",
+                    f"Superseded by task {task_id}, a newer request from **{requester}** in this thread; "
+                    "this plan will not be applied.",
+                    error=f"superseded by {task_id}",
+                )
+            except IllegalTransition as exc:  # decided on in the meantime: it stands as decided
+                log.info("task %s not superseded: %s", task.id, exc)
         return record
 
     # -- phases --------------------------------------------------------------------------------
@@ -280,6 +291,10 @@ class Worker:
             fingerprint(remote.settings if remote else None),
             checked_at=time.time() if check_workspace else None,
         )
+        if remote is not None:
+            plan.base = remote.settings
+            plan.drift, plan.drift_since = self._drift(record, remote)
+        plan.synopsis = synopsis.describe(plan, wanted)
         plan.text = render_plan(record, plan, runs_as(wanted, remote))
         if not check_workspace:
             plan.text += (
@@ -287,11 +302,26 @@ class Worker:
                 "and files exist, the node types and Spark versions are available and the name is free."
             )
         log.info("task %s planned: %s %s", record.id, plan.summary, [s.kind for s in steps])
-        warning = not_acted_on(record.unused)
-        self.notes.append(
-            record.thread, "plan", record.id, f"```\n{plan.text}\n```" + (f"\n\n{warning}" if warning else "")
-        )
+        assumed = "\n".join(f"- {a}" for a in record.assumptions)
+        parts = [
+            f"Planned for **{record.requester}**:",
+            f"```\n{plan.text}\n```",
+            f"Assumptions:\n{assumed}" if assumed else "Assumptions: none.",
+            not_acted_on(record.unused),
+        ]
+        self.notes.append(record.thread, "plan", record.id, "\n\n".join(p for p in parts if p))
         return plan
+
+    def _drift(self, record: TaskRecord, remote: Remote) -> tuple[list[FieldChange], dict[str, Any] | None]:
+        """What changed on the job outside jobagent since jobagent last applied it (its latest COMPLETE
+        task's read-back), and that task: nothing when no such task kept what it left, or nothing
+        changed since. Read from the store only: the job itself was just read by validate."""
+        last = self.store.find(job_id=record.job_id, state=TaskState.COMPLETE, limit=1)
+        applied = last[-1].meta.get("applied") if last else None
+        if not applied or applied.get("fingerprint") == fingerprint(remote.settings):
+            return [], None
+        drift = diff_settings(applied["settings"], remote.settings, remote.owner)
+        return (drift, {"task": last[-1].id, "at": applied.get("at")}) if drift else ([], None)
 
     def desired_settings(self, record: TaskRecord, remote: dict[str, Any] | None) -> dict[str, Any]:
         wanted = JobSettings.from_dict(record.settings or {}).as_dict()
@@ -329,84 +359,136 @@ class Worker:
                 self.notes.append(record.thread, "approval refused", task_id, f"**{by}**: {exc}")
                 raise
             extra["meta"] = {**record.meta, "approver": who.to_dict()}
-        record = self.store.transition(
-            task_id, TaskState.APPROVED, by=by, expect=TaskState.PLANNED, decided_by=by, **extra
+        return self._move(
+            task_id,
+            TaskState.APPROVED,
+            by,
+            "decision",
+            f"Approved by **{by}**.",
+            expect=TaskState.PLANNED,
+            decided_by=by,
+            **extra,
         )
-        self.notes.append(record.thread, "decision", task_id, f"Approved by **{by}**.")
-        return record
 
     def reject(self, task_id: str, by: str, reason: str = "") -> TaskRecord:
-        record = self.store.transition(task_id, TaskState.REJECTED, by=by, decided_by=by)
-        self.notes.append(record.thread, "decision", task_id, f"Rejected by **{by}**. {reason}".strip())
+        body = f"Rejected by **{by}**. {reason}".strip()
+        return self._move(task_id, TaskState.REJECTED, by, "decision", body, decided_by=by)
+
+    def _move(
+        self,
+        task_id: str,
+        to: TaskState,
+        by: str | None,
+        kind: str,
+        body: str,
+        *,
+        expect: TaskState | None = None,
+        **fields: Any,
+    ) -> TaskRecord:
+        """Transition and note together: every change of state leaves its entry, who and why, in the
+        thread's note — the trail an auditor reads — right after the store accepted it."""
+        record = self.store.transition(task_id, to, by=by, expect=expect, **fields)
+        self.notes.append(record.thread, kind, task_id, body)
         return record
 
     # -- apply ---------------------------------------------------------------------------------
     def apply(self, task_id: str, *, by: str = "worker", resume: bool = False) -> TaskRecord:
         """Re-validate, refuse a stale plan, then execute exactly the planned steps."""
+        record = self._start(task_id, by, resume)
+        if not record.plan:
+            return self._fail(
+                task_id, ValidationFailed(["The task has no plan; make a new plan."]), phase="apply", by=by
+            )
+        plan = Plan.from_dict(record.plan)
+        log.info("task %s: applying %d step(s)", task_id, len(plan.steps))
+        seen: dict[str, Any] = {}  # "changed" once a step changed the job; "settings" as read back after
+        remote: Remote | None = None
+        calls: list[str] = []  # the workspace API calls this apply makes, as they went over HTTP
+        try:
+            with self.ws.recording() as calls:
+                fresh = (
+                    plan.checked_at is not None and time.time() - plan.checked_at < self.path_recheck_seconds
+                )
+                remote, named = self._validate(record, paths=not fresh)
+                resumed = any(step.status == "done" for step in plan.steps)  # changed by our own hand
+                if not resumed and fingerprint(remote.settings if remote else None) != plan.fingerprint:
+                    self._recognise_own_change(record, plan, remote)
+                    done = [asdict(s) for s in plan.steps if s.status == "done"]
+                    self.store.update(task_id, plan=plan.to_dict(), steps=done)
+                job_id = record.job_id
+                for i, step in enumerate(plan.steps):
+                    if step.status == "done":
+                        continue
+                    job_id = self._execute(record, step, job_id, remote, named, seen)
+                    step.status, step.at = "done", utcnow()
+                    self.store.update(
+                        task_id,
+                        job_id=job_id,
+                        plan=plan.to_dict(),
+                        steps=[asdict(s) for s in plan.steps[: i + 1]],
+                    )
+        except StalePlan as exc:
+            body = _with_calls(str(exc), calls)
+            self._move(task_id, TaskState.STALE, by, "stale plan", body, error=str(exc))
+            raise
+        except (ValidationFailed, WorkspaceError, AccessDenied, ConfigError) as exc:
+            self.store.update(task_id, steps=[asdict(s) for s in plan.steps])
+            return self._fail(task_id, exc, phase="apply", by=by, calls=calls)
+        except Exception as exc:  # never leave a task IN_PROGRESS behind a bug; a retry adopts a created job
+            log.exception("task %s: unexpected error while applying", task_id)
+            self.store.update(task_id, steps=[asdict(s) for s in plan.steps])
+            return self._fail(task_id, unexpected(exc), phase="apply", by=by, calls=calls)
+        body = (
+            "\n".join(f"- {s.description}: **{s.status}** {_result(s)}" for s in plan.steps)
+            or "- nothing to do"
+        )
+        job = f"\n\nJob {job_id}: {self.ws.job_url(job_id)}" if job_id else ""
+        # What this apply left on the job, so a later plan can tell what changed outside jobagent since:
+        # the read-back, or — when this apply changed nothing after validate read the job — that read.
+        left = seen.get("settings")
+        if left is None and remote is not None and "changed" not in seen:
+            left = remote.settings
+        fields: dict[str, Any] = {}
+        if left is not None:
+            applied = {"settings": left, "fingerprint": fingerprint(left), "at": utcnow()}
+            fields["meta"] = {**self.store.get(task_id).meta, "applied": applied}
+        return self._move(
+            task_id,
+            TaskState.COMPLETE,
+            by,
+            "applied",
+            _with_calls(body, calls) + job,
+            job_id=job_id,
+            error=None,
+            **fields,
+        )
+
+    def _start(self, task_id: str, by: str, resume: bool) -> TaskRecord:
+        """→ IN_PROGRESS, noted as a first apply, a retry of a failed one (its error quoted: the task's
+        `error` is overwritten by the next outcome) or an explicit resume after a crash."""
         record = self.store.get(task_id)
         if resume and record.state is TaskState.IN_PROGRESS:
-            record = self.store.transition(
-                task_id, TaskState.IN_PROGRESS, by=by, expect=TaskState.IN_PROGRESS
-            )
+            kind = "apply resumed"
+            body = f"Apply resumed by **{by}** after an interrupted apply; steps already done are not redone."
+        elif record.state is TaskState.FAILED:
+            earlier = record.error or "(none recorded)"
+            kind = "apply retried"
+            body = f"Apply started by **{by}**: retry of a failed apply; earlier error: {earlier}"
         elif record.state in APPLYABLE:
-            record = self.store.transition(task_id, TaskState.IN_PROGRESS, by=by, expect=record.state)
+            kind, body = "apply started", f"Apply started by **{by}**."
         else:
             hint = "Approve it first." if record.state is TaskState.PLANNED else ""
             raise IllegalTransition(
                 task_id, record.state, TaskState.IN_PROGRESS, hint or state_hint(record.state)
             )
-        if not record.plan:
-            return self._fail(
-                task_id, ValidationFailed(["The task has no plan; make a new plan."]), phase="apply"
-            )
-        plan = Plan.from_dict(record.plan)
-        log.info("task %s: applying %d step(s)", task_id, len(plan.steps))
-        try:
-            fresh = plan.checked_at is not None and time.time() - plan.checked_at < self.path_recheck_seconds
-            remote, named = self._validate(record, paths=not fresh)
-            resumed = any(step.status == "done" for step in plan.steps)  # the job changed by our own hand
-            if not resumed and fingerprint(remote.settings if remote else None) != plan.fingerprint:
-                self._recognise_own_change(record, plan, remote)
-                done = [asdict(s) for s in plan.steps if s.status == "done"]
-                self.store.update(task_id, plan=plan.to_dict(), steps=done)
-            job_id = record.job_id
-            for i, step in enumerate(plan.steps):
-                if step.status == "done":
-                    continue
-                job_id = self._execute(record, step, job_id, remote, named)
-                step.status, step.at = "done", utcnow()
-                self.store.update(
-                    task_id,
-                    job_id=job_id,
-                    plan=plan.to_dict(),
-                    steps=[asdict(s) for s in plan.steps[: i + 1]],
-                )
-        except StalePlan as exc:
-            record = self.store.transition(task_id, TaskState.STALE, by=by, error=str(exc))
-            self.notes.append(record.thread, "stale plan", task_id, str(exc))
-            raise
-        except (ValidationFailed, WorkspaceError, AccessDenied, ConfigError) as exc:
-            self.store.update(task_id, steps=[asdict(s) for s in plan.steps])
-            return self._fail(task_id, exc, phase="apply")
-        except Exception as exc:  # never leave a task IN_PROGRESS behind a bug; a retry adopts a created job
-            log.exception("task %s: unexpected error while applying", task_id)
-            self.store.update(task_id, steps=[asdict(s) for s in plan.steps])
-            return self._fail(task_id, unexpected(exc), phase="apply")
-        record = self.store.transition(task_id, TaskState.COMPLETE, by=by, job_id=job_id, error=None)
-        body = (
-            "\n".join(f"- {s.description}: **{s.status}** {_result(s)}" for s in plan.steps)
-            or "- nothing to do"
-        )
-        url = self.ws.job_url(job_id) if job_id else ""
-        self.notes.append(record.thread, "applied", task_id, f"{body}\n\nJob {job_id}: {url}".strip())
-        return record
+        return self._move(task_id, TaskState.IN_PROGRESS, by, kind, body, expect=record.state)
 
     def _recognise_own_change(self, record: TaskRecord, plan: Plan, remote: Remote | None) -> None:
         """The job changed since the plan: stale, unless it already is exactly what the plan makes (an
         apply killed after its update landed, then resumed) — then that step is done, not redone."""
         step = next((s for s in plan.steps if s.kind in ("update_job", "reset_job")), None)
         if remote is None or step is None or remote.changes(self.desired_settings(record, remote.settings)):
-            raise StalePlan(record.id, record.job_id)
+            raise stale(record, plan, remote)
         log.info(
             "task %s: job %s already has the planned settings; not updating again", record.id, record.job_id
         )
@@ -423,18 +505,23 @@ class Worker:
         job_id: int | None,
         remote: Remote | None,
         named: dict[int, dict[str, str]] | None = None,
+        seen: dict[str, Any] | None = None,
     ) -> int | None:
         """Run one step; `remote` is the job as validate just read it (None for a create), `named` the
-        jobs with the new job's name as validate just listed them."""
+        jobs with the new job's name as validate just listed them. A step that changes the job puts
+        "changed" in `seen`, and the job's settings as read back after it under "settings"."""
+        seen = {} if seen is None else seen
         if step.kind == "create_job":
-            return self._create(record, step, named)
+            return self._create(record, step, named, seen)
         if step.kind in ("update_job", "reset_job"):  # reset_job: plans recorded before jobs/update
             wanted = self.desired_settings(record, remote.settings if remote else {})
             changes = remote.changes(wanted) if remote else []
             update = update_for(changes, wanted)
+            seen.pop("settings", None)
+            seen["changed"] = True
             self.ws.update_job(int(job_id or 0), update.new_settings, update.fields_to_remove)
             step.result = {"job_id": job_id, "call": "jobs/update", "changed": update.describe()}
-            self._check_result(record, step, int(job_id or 0), wanted)
+            _keep(seen, self._check_result(record, step, int(job_id or 0), wanted))
             return job_id
         if step.kind == "run_now":
             run_id = self.ws.run_now(int(job_id or 0), idempotency_token=f"{record.id}-run")
@@ -442,7 +529,13 @@ class Worker:
             return job_id
         raise ValueError(f"unknown step {step.kind}")
 
-    def _create(self, record: TaskRecord, step: Step, named: dict[int, dict[str, str]] | None = None) -> int:
+    def _create(
+        self,
+        record: TaskRecord,
+        step: Step,
+        named: dict[int, dict[str, str]] | None = None,
+        seen: dict[str, Any] | None = None,
+    ) -> int:
         """Create the job once: adopt one an earlier attempt made, and after a create that got no
         answer, look for it (until `settle_seconds`) rather than send a second one.
 
@@ -459,6 +552,8 @@ class Worker:
             log.info("task %s: job %s was created by an earlier attempt; adopting it", record.id, found[0])
             step.result = {"job_id": found[0], "adopted": True}
             return found[0]
+        seen = {} if seen is None else seen
+        seen["changed"] = True
         try:
             job_id = self.ws.create_job(JobSettings.from_dict(wanted), record.meta.get("grants") or None)
         except CreateUncertain as exc:
@@ -471,7 +566,7 @@ class Worker:
             job_id = found[0]
         step.result = {"job_id": job_id}
         log.info("task %s: created job %s", record.id, job_id)
-        self._check_result(record, step, job_id, wanted)
+        _keep(seen, self._check_result(record, step, job_id, wanted))
         return job_id
 
     def _await_tagged(self, name: str, task_id: str) -> list[int]:
@@ -482,12 +577,15 @@ class Worker:
                 return found
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
-    def _check_result(self, record: TaskRecord, step: Step, job_id: int, wanted: dict[str, Any]) -> None:
+    def _check_result(
+        self, record: TaskRecord, step: Step, job_id: int, wanted: dict[str, Any]
+    ) -> dict[str, Any] | None:
         """Read the job back: what Databricks stored must be what the plan showed; any difference is
-        recorded on the step and in the note, never passed over."""
+        recorded on the step and in the note, never passed over. Returns the stored settings (None: the
+        job was not found), which the task keeps to tell later changes made outside jobagent."""
         job = self.ws.get_job(job_id)
         if job is None:
-            return
+            return None
         stored = Remote(job.settings.as_dict() if job.settings else {}, job.creator_user_name)
         differs = [
             f"{c.path}: planned {_shown(c.new)}, stored {_shown(c.old)}" for c in stored.changes(wanted)
@@ -502,12 +600,44 @@ class Worker:
                 "Databricks stored the job differently from the plan (read back after the change):\n"
                 + "\n".join(f"- {line}" for line in differs),
             )
+        return stored.settings
 
-    def _fail(self, task_id: str, exc: Exception, *, phase: str) -> TaskRecord:
-        record = self.store.transition(task_id, TaskState.FAILED, error=str(exc))
+    def _fail(
+        self,
+        task_id: str,
+        exc: Exception,
+        *,
+        phase: str,
+        by: str | None = None,
+        calls: list[str] | None = None,
+    ) -> TaskRecord:
         log.warning("task %s failed in %s: %s", task_id, phase, exc)
-        self.notes.append(record.thread, f"failed ({phase})", task_id, str(exc))
-        return record
+        body = _with_calls(str(exc), calls) if calls is not None else str(exc)
+        return self._move(task_id, TaskState.FAILED, by, f"failed ({phase})", body, error=str(exc))
+
+
+def _keep(seen: dict[str, Any], settings: dict[str, Any] | None) -> None:
+    if settings is not None:
+        seen["settings"] = settings
+
+
+def stale(record: TaskRecord, plan: Plan, remote: Remote | None) -> StalePlan:
+    """StalePlan, its message extended with what changed outside jobagent between the plan's read of the
+    job (`plan.base`) and apply's: the Slack reply, `status` and the note all say it."""
+    if plan.base is None or remote is None:
+        what = "(This plan did not keep the job as it read it, so what changed cannot be listed.)"
+    elif outside := diff_settings(plan.base, remote.settings, remote.owner):
+        listed = "\n".join(render_changes(outside, "  "))
+        what = f"Changed outside jobagent since the plan was made:\n{listed}"
+    else:
+        what = "(Only values Databricks fills in by itself differ from what the plan read.)"
+    return StalePlan(record.id, record.job_id, what)
+
+
+def _with_calls(body: str, calls: list[str]) -> str:
+    """A note body followed by the workspace API calls that produced it, as sent."""
+    listed = "\n".join(f"- `{c}`" for c in calls) or "- none"
+    return f"{body}\n\nAPI calls ({len(calls)}):\n{listed}"
 
 
 def unexpected(exc: Exception) -> JobAgentError:
@@ -553,11 +683,16 @@ def render_plan(record: TaskRecord, plan: Plan, identity: str = "") -> str:
         if plan.action == "create"
         else f'update job {plan.job_id} "{plan.job_name}"'
     )
-    lines = [f"Task {record.id} · {head}", ""]
+    lines = [*drift_block(plan), f"Task {record.id} · {head}", ""]
     if plan.changes:
         marker = "+" if plan.action == "create" else "~"
         ident = f'job "{plan.job_name}"' + (f" ({plan.job_id})" if plan.job_id else "")
-        lines += [f"  {marker} {ident}", *render_changes(plan.changes), ""]
+        marks = [_against_drift(c, plan.drift) for c in plan.changes]
+        lines += [
+            f"  {marker} {ident}",
+            *(line + mark for line, mark in zip(render_changes(plan.changes), marks, strict=True)),
+            "",
+        ]
     else:
         lines += ["  No changes: the job already matches these settings.", ""]
     if identity:
@@ -566,6 +701,34 @@ def render_plan(record: TaskRecord, plan: Plan, identity: str = "") -> str:
     lines += [f"  {i}. {s.description}" for i, s in enumerate(plan.steps, 1)] or ["  (none)"]
     lines += ["", plan.summary]
     return "\n".join(lines)
+
+
+def drift_block(plan: Plan) -> list[str]:
+    """The plan's opening warning: changes made to the job outside jobagent since it last applied it,
+    apart from the requested ones ([] when there are none)."""
+    if not plan.drift:
+        return []
+    since = plan.drift_since or {}
+    at = str(since.get("at") or "")
+    when = f" ({at[:16].replace('T', ' ')} UTC)" if at else ""
+    touched = {c.path for c in plan.changes} & {d.path for d in plan.drift}
+    return [
+        f"⚠ Job {plan.job_id} was changed outside jobagent since task {since.get('task')} applied it{when}:",
+        *render_changes(plan.drift),
+        "  A requested change below that undoes or overrides one of these says so."
+        if touched
+        else "  The requested changes below leave these as they are.",
+        "",
+    ]
+
+
+def _against_drift(change: FieldChange, drift: list[FieldChange]) -> str:
+    """The mark " (reverts an outside change)" for a requested change that puts back the value a change made
+    outside jobagent replaced, " (overrides an outside change)" for one that changes it again."""
+    outside = next((d for d in drift if d.path == change.path), None)
+    if outside is None:
+        return ""
+    return " (reverts an outside change)" if change.new == outside.old else " (overrides an outside change)"
 
 
 def _shown(value: Any) -> str:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -79,6 +81,41 @@ class Workspace:
         self.label = label or client.config.host
         self._down: tuple[float, WorkspaceError] | None = None  # (until, error) after it was unreachable
         self.compute = ComputeCache(cache_dir, cache_key or self.host or self.label, cache_ttl)
+        self._journals: dict[int, list[list[str]]] = {}  # thread id → the recordings open on it
+        self._on_the_wire = _listen(client, self._heard)
+
+    # -- the journal of API calls ----------------------------------------------------------------
+    @contextmanager
+    def recording(self) -> Iterator[list[str]]:
+        """The API calls this thread makes inside the block, one line each as it went over HTTP:
+        `GET /api/2.2/jobs/get?job_id=5 → 200` (a retried request is a line per attempt). Method, path,
+        query and status only: never a body or a header, so never a token."""
+        calls: list[str] = []
+        open_here = self._journals.setdefault(threading.get_ident(), [])
+        open_here.append(calls)
+        try:
+            yield calls
+        finally:
+            open_here[:] = [c for c in open_here if c is not calls]  # by identity: equal lists differ
+            if not open_here:
+                self._journals.pop(threading.get_ident(), None)
+
+    def _journal(self, line: str) -> None:
+        for calls in self._journals.get(threading.get_ident(), ()):
+            calls.append(line)
+
+    def _heard(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        """A `requests` response hook: runs on the thread that sent the request, once per response."""
+        if self._journals.get(threading.get_ident()):
+            self._journal(f"{response.request.method} {response.request.path_url} → {response.status_code}")
+
+    def _unheard(self, doing: str, outcome: str) -> None:
+        """A call the hook cannot see: one that got no HTTP answer, or any call when the SDK's session
+        could not be found (then each call is described as `_call` saw it)."""
+        if not self._on_the_wire:
+            self._journal(f"{doing} → {outcome}")
+        elif outcome != "ok":
+            self._journal(f"(no answer while {doing}: {outcome})")
 
     def _call(self, doing: str, fn: Callable[[], T]) -> T:
         """Run one SDK call, turning its errors into messages; once the workspace proved unreachable,
@@ -86,14 +123,19 @@ class Workspace:
         if self._down and self._down[0] > time.monotonic():
             raise self._down[1]
         try:
-            return fn()
+            result = fn()
         except dbx.DatabricksError as exc:
             log.warning("workspace call failed while %s: %s", doing, type(exc).__name__)
+            if not self._on_the_wire:
+                self._unheard(doing, type(exc).__name__)
             raise explain(exc, doing) from exc
         except (TimeoutError, ConnectionError, OSError) as exc:
             if isinstance(exc.__cause__, dbx.DatabricksError):  # e.g. throttled until the budget ran out
+                if not self._on_the_wire:
+                    self._unheard(doing, type(exc.__cause__).__name__)
                 raise explain(exc.__cause__, doing) from exc
             log.warning("workspace unreachable while %s: %s", doing, type(exc).__name__)
+            self._unheard(doing, type(exc).__name__)
             budget = self.client.config.retry_timeout_seconds or 300
             error = WorkspaceError(
                 f"Databricks at {self.host or '(no host)'} did not answer while {doing} "
@@ -103,6 +145,9 @@ class Workspace:
             )
             self._down = (time.monotonic() + UNREACHABLE_MEMORY, error)
             raise error from exc
+        if not self._on_the_wire:
+            self._unheard(doing, "ok")
+        return result
 
     @property
     def host(self) -> str:
@@ -173,23 +218,34 @@ class Workspace:
 
         budget = timedelta(seconds=self.client.config.retry_timeout_seconds or 300)
         try:
-            return retried(is_retryable=_refused_unprocessed, timeout=budget)(send)()
+            job_id = retried(is_retryable=_refused_unprocessed, timeout=budget)(send)()
         except dbx.DatabricksError as exc:
+            if not self._on_the_wire:
+                self._unheard(doing, type(exc).__name__)
             raise explain(exc, doing) from exc
         except (TimeoutError, ConnectionError, OSError) as exc:
             cause = exc.__cause__
             if isinstance(cause, dbx.DatabricksError):  # throttled until the budget ran out
+                if not self._on_the_wire:
+                    self._unheard(doing, type(cause).__name__)
                 raise explain(cause, doing) from exc
+            self._unheard(doing, f"{type(exc).__name__}; the create may still land")
             raise CreateUncertain(
                 f"Databricks did not answer in time while {doing}; the job may still be created. "
                 "Nothing was sent again."
             ) from exc
+        if not self._on_the_wire:
+            self._unheard(doing, "ok")
+        return job_id
 
     @cached_property
     def _send_once(self) -> WorkspaceClient:
         config = self.client.config.copy()
         config.retry_timeout_seconds = 1  # the SDK reads 0 as its 300 s default; 1 s ends after one try
-        return WorkspaceClient(config=config)
+        client = WorkspaceClient(config=config)
+        if self._on_the_wire:
+            _listen(client, self._heard)
+        return client
 
     def reset_job(self, job_id: int, settings: JobSettings) -> None:
         self._call(f"updating job {job_id}", lambda: self.client.jobs.reset(job_id, settings))
@@ -344,6 +400,23 @@ class Workspace:
                 return False
 
         return self._call(doing, probe)
+
+
+def _listen(client: WorkspaceClient, hook: Callable[..., None]) -> bool:
+    """Add a `requests` response hook to the session the SDK sends `client`'s calls through; False
+    when that session cannot be found.
+
+    The SDK has no public hook on its HTTP traffic, and its debug log carries request bodies. Its session
+    is private (`api_client._api_client._session`, databricks-sdk 0.x): this is the one place jobagent
+    reaches into the SDK's internals. Should that change, the journal falls back to describing each call
+    as `Workspace._call` saw it."""
+    base = getattr(getattr(client, "api_client", None), "_api_client", None)
+    hooks = getattr(getattr(base, "_session", None), "hooks", None)  # a requests.Session's
+    if not isinstance(hooks, dict):
+        log.info("databricks-sdk's HTTP session not found: API calls are journaled as described, not as sent")
+        return False
+    hooks.setdefault("response", []).append(hook)
+    return True
 
 
 def _refused_unprocessed(err: BaseException) -> str | None:

@@ -47,7 +47,7 @@ def test_create_plans_applies_and_records(runtime, emulator):
     for expected in ("· request ·", "· plan ·", "Approved by **bob**", "· applied ·", f"Job {done.job_id}"):
         assert expected in note
     kinds = [e.kind for e in runtime.notes.entries("T1")]
-    assert kinds == ["request", "plan", "decision", "applied"]
+    assert kinds == ["request", "plan", "decision", "apply started", "applied"]
 
 
 def test_update_shows_field_level_diff_and_applies(runtime, emulator):
