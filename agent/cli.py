@@ -1,7 +1,10 @@
-"""`jobagent` command line: plan, approve, reject, apply, status, demo, emulator.
+"""`jobagent` command line: plan, approve, reject, apply, status, export, demo, emulator.
 
-Exit codes: 0 success, 1 the task failed (validation, workspace, stale plan), 2 bad usage or the
-request needs more information.
+Exit codes: 0 success, 1 the task failed (validation, workspace, stale plan, configuration), 2 bad usage
+or the request needs more information, 141 the reader of stdout went away (`| head`).
+
+Streams: stdout is the result (a plan, a table, JSON, an export) and nothing else; questions, progress
+and which workspace or state store a command used go to stderr.
 """
 
 from __future__ import annotations
@@ -9,17 +12,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 # Only light modules here, so `--help` and `status` start fast: the commands that need the Worker,
-# the Tech Lead or a workspace (and so databricks-sdk) import them inside their functions.
+# the Tech Lead, a workspace or the exporter (and so databricks-sdk or PyYAML) import them inside
+# their functions (tests/test_cli_startup.py checks).
 from agent.config import Settings
-from agent.errors import JobAgentError, NeedsInput, StalePlan
+from agent.errors import ConfigError, JobAgentError, NeedsInput, StalePlan
 from agent.models import TaskState
 from agent.runtime import Runtime
 
 if TYPE_CHECKING:
+    from agent.notes import NoteEntry
     from agent.state import TaskRecord
 
 EPILOG = """examples:
@@ -28,14 +34,43 @@ EPILOG = """examples:
   jobagent approve t-1a2b3c4d --by alice        approve a plan
   jobagent apply t-1a2b3c4d                     validate, re-check, apply
   jobagent status                               all tasks (add --json for scripts)
+  jobagent status t-1a2b3c4d                    one task: its plan, whole history and note entries
+  jobagent export t-1a2b3c4d -o resources/nightly_ingest.job.yml
+                                                the task's job as a bundle resource (GitOps)
+  jobagent export --job-id 123 --format json    a workspace job as Jobs API JSON
   jobagent demo                                 the whole flow on a local emulator, no keys needed
 
 configuration: JOBAGENT_STATE_PATH, JOBAGENT_NOTES_DIR, JOBAGENT_WORKSPACE (auto|emulator|databricks)
 and the Databricks SDK's own DATABRICKS_* variables or ~/.databrickscfg profiles; see README.md."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+class Parser(argparse.ArgumentParser):
+    """argparse, except that an unknown option of a subcommand (`status --bogus`) is reported with that
+    subcommand's usage, not the top-level one."""
+
+    subcommands: dict[str, argparse.ArgumentParser]
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            owner = getattr(self, "subcommands", {}).get(getattr(parsed, "command", None), self)
+            owner.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more (got {value})")
+    return value
+
+
+def build_parser() -> Parser:
+    p = Parser(
         prog="jobagent",
         description="Turn requests into reviewed, audited Databricks Jobs: plan → approve → apply.",
         epilog=EPILOG,
@@ -54,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         "request", nargs="?", help='the request in plain English, e.g. "run /Repos/etl/ingest daily at 2am"'
     )
     plan.add_argument("--file", "-f", help="Jobs API job settings as JSON or YAML")
-    plan.add_argument("--job-id", type=int, help="update this existing job instead of creating one")
+    plan.add_argument("--job-id", type=positive_int, help="update this existing job instead of creating one")
     plan.add_argument("--thread", help="conversation id: follow-ups in the same thread update its job")
     plan.add_argument("--run-now", action="store_true", help="also start a run after applying")
     plan.add_argument(
@@ -92,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("task", nargs="?", help="show this task in full")
     status.add_argument("--thread", help="only this thread")
     status.add_argument("--state", choices=[s.value for s in TaskState], help="only this state")
-    status.add_argument("--limit", type=int, default=20, help="newest N tasks (default 20)")
+    status.add_argument("--limit", type=positive_int, default=20, help="newest N tasks (default 20)")
     status.add_argument("--json", action="store_true", help="JSON for scripts")
 
     state = sub.add_parser(
@@ -104,6 +139,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     state.add_argument("action", choices=["check", "repair"], help="check: list problems; repair: fix them")
 
+    export = sub.add_parser(
+        "export",
+        help="write a job as a bundle resource (YAML) or Jobs API JSON, for Git",
+        description="Write a task's job (as Databricks stored it after apply, else as planned) or a "
+        "workspace job as a Declarative Automation Bundle resource (formerly Databricks Asset Bundles): "
+        "`resources: jobs: <key>: …`, for a databricks.yml to `include:`; or as the Jobs API JSON "
+        "`jobs/create` takes. What a bundle or a create must not carry is left out and named.",
+    )
+    export.add_argument("task", nargs="?", help="task id, e.g. t-1a2b3c4d")
+    export.add_argument("--job-id", type=positive_int, help="export this job from the workspace instead")
+    export.add_argument(
+        "--format", choices=["bundle", "json"], default="bundle", help="bundle YAML (default) or JSON"
+    )
+    export.add_argument("--output", "-o", help="write to this file (default: stdout)")
+
     demo = sub.add_parser("demo", help="play create → update → question → failure on a local emulator")
     demo.add_argument(
         "--slack", action="store_true", help="play it through the Slack bot (signed events, local Slack)"
@@ -114,7 +164,20 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument("--data", help="JSON file to keep its jobs and files in (default: memory)")
     for module in EXTENSIONS:
         COMMANDS.update(module_commands(module, sub))
+    p.subcommands = sub.choices
     return p
+
+
+def usage_problem(args: argparse.Namespace) -> str:
+    """What argparse cannot say by itself about a command line ("" when it is fine)."""
+    if args.command == "plan":
+        if args.request and args.file:
+            return "give a request in quotes or --file SPEC, not both"
+        if not args.request and not args.file:
+            return "give a request in quotes or --file SPEC"
+    if args.command == "export" and bool(args.task) == bool(args.job_id):
+        return "give a task id or --job-id ID" + (", not both" if args.task else "")
+    return ""
 
 
 # Feature packages add their own subcommands: each module has `add_commands(subparsers) -> {name: handler}`
@@ -135,12 +198,28 @@ def module_commands(name: str, sub: Any) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    problem = usage_problem(args)
+    if problem:
+        parser.subcommands[args.command].error(problem)  # that command's usage, exit 2
+    try:
+        return run(args)
+    except BrokenPipeError:
+        # The reader of stdout left (`jobagent status | head -1`): stop quietly, as the Python docs
+        # advise (signal module, "Note on SIGPIPE"): point stdout at devnull so the exit flush is silent.
+        _stdout_to_devnull()
+        return 141  # what a shell reports for a command ended by SIGPIPE
+
+
+def run(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env()
         level = {0: settings.log_level, 1: "INFO"}.get(args.verbose, "DEBUG")
         logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-        return COMMANDS[args.command](args, settings)
+        code = COMMANDS[args.command](args, settings)
+        sys.stdout.flush()  # a closed pipe shows up here, inside main, not at interpreter exit
+        return code
     except NeedsInput as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -151,11 +230,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _stdout_to_devnull() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file behind stdout (tests capture it): nothing to silence
+        pass
+
+
 def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
-    if not args.file and not args.request:
-        print("error: give a request in quotes or --file SPEC (see `jobagent plan --help`)", file=sys.stderr)
-        return 2
     with Runtime(settings) as rt:
+        _info(f"Workspace: {rt.handle.description}")
         principal = person(rt, args.by or settings.user)
         if args.file:
             from agent.specfile import assignment_from_spec, load_spec
@@ -165,7 +250,14 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
         else:
             from agent.tech_lead import TechLead
 
-            lead = TechLead.from_settings(settings, rt)
+            try:
+                lead = TechLead.from_settings(settings, rt)
+            except ValueError as exc:  # the SDK's config for JOBAGENT_LLM=databricks model serving
+                raise ConfigError(
+                    f"The model cannot be reached: {exc} Configure Databricks credentials "
+                    "(DATABRICKS_HOST and DATABRICKS_TOKEN, or DATABRICKS_CONFIG_PROFILE) or set "
+                    "JOBAGENT_LLM=off for the offline Tech Lead."
+                ) from exc
             if lead.llm is not None:  # progress on stderr: stdout stays the plan (or its JSON)
                 model, deadline = lead.llm.config.model, lead.llm.config.deadline
                 _info(f"Asking the model {model} (offline plan if it has none in {deadline:g} s)…")
@@ -180,14 +272,12 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
             run_now=args.run_now,
             preflight=args.check,
         )
-        if rt.connected and not args.json:
-            _info(f"Workspace: {rt.handle.description}")
         if args.json:
             print(json.dumps(plan_json(record), indent=2))
-        else:
+        elif record.state is not TaskState.NEEDS_INPUT:
             print_record_plan(record, rt)
-        if record.state is TaskState.NEEDS_INPUT:
-            print("\n".join(record.questions), file=sys.stderr)
+        if record.state is TaskState.NEEDS_INPUT:  # the question on stderr only: stdout stays clean
+            print_questions(record, rt)
             return 2
         return 1 if record.state is TaskState.FAILED else 0
 
@@ -208,16 +298,24 @@ def plan_json(record: TaskRecord) -> dict[str, Any]:
     }
 
 
+def print_questions(record: TaskRecord, rt: Runtime) -> None:
+    """A task that needs more information, on stderr: what to answer and how."""
+    from agent.worker import not_acted_on
+
+    lines = [f"Task {record.id} needs more information:", *(f"  ? {q}" for q in record.questions)]
+    if record.unused:
+        lines.append(not_acted_on(record.unused))
+    lines.append(f'Answer in the same thread: jobagent plan --thread {record.thread} "…"')
+    lines.append(f"Note: {rt.notes.path_for(record.thread)}")
+    _info("\n".join(lines))
+
+
 def print_record_plan(record: TaskRecord, rt: Runtime) -> None:
     from agent.worker import not_acted_on
 
-    if record.state is TaskState.NEEDS_INPUT:
-        print(f"Task {record.id} needs more information:")
-        for q in record.questions:
-            print(f"  ? {q}")
-        if record.unused:
-            print(not_acted_on(record.unused))
-        return
+    synopsis = (record.plan or {}).get("synopsis")
+    if synopsis:  # the one sentence a reviewer checks against the request, first
+        print(synopsis + "\n")
     if record.unused:
         print(not_acted_on(record.unused) + "\n")
     if record.plan:
@@ -229,12 +327,7 @@ def print_record_plan(record: TaskRecord, rt: Runtime) -> None:
         print("\n".join(f"  - {a}" for a in record.assumptions))
     if record.citations:
         print("\nDocumentation:")
-        print(
-            "\n".join(
-                f"  [{i}] {c['title']} — {c['url']} (score {c['score']:.2f})"
-                for i, c in enumerate(record.citations, 1)
-            )
-        )
+        print("\n".join(f"  [{i}] {c['title']} — {c['url']}" for i, c in enumerate(record.citations, 1)))
     if record.state is TaskState.FAILED:
         print(f"\nTask {record.id} FAILED:\n{record.error}")
     else:
@@ -253,6 +346,7 @@ def person(rt: Runtime, name: str) -> Any:
 
 def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
     with Runtime(settings) as rt:
+        _info(f"Workspace: {rt.handle.description}")
         principal = person(rt, args.by or settings.user)
         record = rt.worker.approve(args.task, by=principal.name, principal=principal)
     print(f"Task {record.id} APPROVED by {record.decided_by}. Apply with: jobagent apply {record.id}")
@@ -261,6 +355,7 @@ def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_reject(args: argparse.Namespace, settings: Settings) -> int:
     with Runtime(settings) as rt:
+        _info(f"Workspace: {rt.handle.description}")
         by = person(rt, args.by or settings.user).name
         record = rt.worker.reject(args.task, by=by, reason=args.reason)
     print(f"Task {record.id} REJECTED by {record.decided_by}.")
@@ -288,15 +383,17 @@ def cmd_apply(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     rt = Runtime(settings)
+    _info(f"State store: {rt.store.location}")
     if args.task:
         record = rt.store.get(args.task)
         if args.json:
             print(json.dumps(record.to_doc(), indent=2, default=str))
         else:
-            print(format_record(record))
+            notes, where = rt.notes.entries(record.thread), rt.notes.path_for(record.thread)
+            print(format_record(record, notes, str(where)))
         return 0
     records = rt.store.find(
-        thread=args.thread, state=TaskState(args.state) if args.state else None, limit=args.limit or None
+        thread=args.thread, state=TaskState(args.state) if args.state else None, limit=args.limit
     )
     if args.json:
         print(json.dumps([r.to_doc() for r in records], indent=2, default=str))
@@ -368,7 +465,9 @@ def format_table(records: list[TaskRecord]) -> str:
     )
 
 
-def format_record(r: TaskRecord) -> str:
+def format_record(r: TaskRecord, notes: list[NoteEntry] | None = None, note_path: str = "") -> str:
+    """One task in full: what was asked, every state it went through (with its error), the thread
+    note's entries about it, and its plan. Nothing is cut."""
     lines = [
         f"Task {r.id}: {r.state} ({r.action}{f', job {r.job_id}' if r.job_id else ''})",
         f"  requested by {r.requester} in thread {r.thread} at {r.created_at}",
@@ -378,10 +477,62 @@ def format_record(r: TaskRecord) -> str:
         lines.append(f"  decided by: {r.decided_by}")
     if r.error:
         lines.append(f"  error: {r.error}")
-    lines += [f"  {h['at']}  {h['state']}" + (f" by {h['by']}" if h.get("by") else "") for h in r.history]
+    lines.append("History:")
+    for h in r.history:
+        first, *more = str(h.get("error") or "").splitlines() or [""]
+        by = f" by {h['by']}" if h.get("by") else ""
+        lines.append(f"  {h.get('at', '')}  {h.get('state', '')}{by}" + (f": {first}" if first else ""))
+        lines += [f"      {line}" for line in more]
+    mine = [n for n in notes or [] if n.task_id == r.id]
+    if mine:
+        lines.append(f"Note entries ({note_path}):" if note_path else "Note entries:")
+        lines += [f"  {n.at}  {n.kind}: {(n.body.splitlines() or [''])[0]}" for n in mine]
     if r.plan:
         lines += ["", r.plan["text"]]
     return "\n".join(lines)
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """`export TASK | --job-id ID`: the job as a bundle resource or Jobs API JSON (agent/export.py)."""
+    from pathlib import Path
+
+    from agent import export
+
+    with Runtime(settings) as rt:
+        if args.job_id:
+            _info(f"Workspace: {rt.handle.description}")
+            job = rt.workspace.get_job(args.job_id)
+            if job is None or job.settings is None:
+                raise JobAgentError(f"No job {args.job_id} in the {rt.handle.description}.")
+            job_settings = export.as_declared(job.settings.as_dict())
+            source = f"job {args.job_id} in the {rt.handle.description}"
+        else:
+            _info(f"State store: {rt.store.location}")
+            record = rt.store.get(args.task)
+            job_settings = export.task_settings(record)
+            applied = job_settings is not record.settings
+            source = f"task {record.id}" + (f" / job {record.job_id}" if record.job_id else "")
+            _info(
+                f"Exporting task {record.id} ({record.state}): "
+                + ("the job as Databricks stored it after apply." if applied else "the planned settings.")
+            )
+    if args.format == "bundle":
+        text = export.bundle_yaml(job_settings, source=source)
+    else:
+        text = export.jobs_json(job_settings)
+    for line in export.left_out(job_settings, args.format):
+        _info(f"left out {line}")
+    if args.output and args.output != "-":
+        target = Path(args.output)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)  # e.g. resources/ of a new bundle
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise JobAgentError(f"Cannot write {target}: {exc.strerror or exc}.") from exc
+        _info(f"Wrote {target}.")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -414,6 +565,7 @@ COMMANDS = {
     "apply": cmd_apply,
     "status": cmd_status,
     "state": cmd_state,
+    "export": cmd_export,
     "demo": cmd_demo,
     "emulator": cmd_emulator,
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,15 +122,24 @@ class WorkspaceHandle:
             self.emulator = None
 
 
-def databricks_configured() -> bool:
-    """True when the SDK's unified auth finds a host and credentials (env or ~/.databrickscfg)."""
+def databricks_configured(timeout: int | None = None) -> bool:
+    """True when the SDK's unified auth finds a host and credentials (env or ~/.databrickscfg).
+    `timeout` bounds the SDK's look-up of the host's metadata (its default retries for 5 minutes)."""
     from databricks.sdk.core import Config
 
+    limits = {"retry_timeout_seconds": timeout, "http_timeout_seconds": timeout} if timeout else {}
     try:
-        Config()
+        Config(**limits)
     except ValueError:
         return False
     return True
+
+
+def databricks_named(env: Mapping[str, str] | None = None) -> bool:
+    """True when the environment names a workspace (DATABRICKS_HOST or DATABRICKS_CONFIG_PROFILE): in
+    `auto` mode a mistake in those is reported, not silently replaced by the emulator."""
+    env = os.environ if env is None else env
+    return any(env.get(name, "").strip() for name in ("DATABRICKS_HOST", "DATABRICKS_CONFIG_PROFILE"))
 
 
 def open_workspace(settings: Settings, *, persist: bool = True) -> WorkspaceHandle:
@@ -137,7 +147,8 @@ def open_workspace(settings: Settings, *, persist: bool = True) -> WorkspaceHand
     from databricks.sdk import WorkspaceClient
 
     use_real = settings.workspace_mode == "databricks" or (
-        settings.workspace_mode == "auto" and databricks_configured()
+        settings.workspace_mode == "auto"
+        and (databricks_named() or databricks_configured(settings.databricks_timeout))
     )
     if use_real:
         from databricks.sdk.config import Config
@@ -152,8 +163,10 @@ def open_workspace(settings: Settings, *, persist: bool = True) -> WorkspaceHand
                 )
             )
         except ValueError as exc:
+            # The SDK appends its whole configuration ("Config: host=…, token=***. Env: …"): not for users.
+            detail = re.sub(r"[.\s]*\bConfig: .*$", "", str(exc), flags=re.DOTALL) or type(exc).__name__
             raise ConfigError(
-                f"Databricks is not configured: {exc}. Set DATABRICKS_HOST and DATABRICKS_TOKEN, "
+                f"Databricks is not configured ({detail}). Set DATABRICKS_HOST and DATABRICKS_TOKEN, "
                 "or DATABRICKS_CONFIG_PROFILE, or use JOBAGENT_WORKSPACE=emulator."
             ) from exc
         return WorkspaceHandle(client, f"Databricks workspace {client.config.host}")
