@@ -110,6 +110,8 @@ def show_plan(record: TaskRecord) -> None:
             say(f"Tech Lead asks: {q}")
         return
     if record.plan:
+        if record.plan.get("synopsis"):
+            say(record.plan["synopsis"])
         print(textwrap.indent(record.plan["text"], "    "))
     for note in record.meta.get("notes") or []:
         say(f"  · {note}")

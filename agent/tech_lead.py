@@ -452,9 +452,7 @@ class TechLead:
                     assignment.notes.append(f"next runs: {shown}")
                 except ValueError:
                     pass
-        if self.functions is None:
-            if self.functions_status:
-                assignment.notes.append(self.functions_status)
+        if self.functions is None:  # off is a setting (`jobagent uc status`), not news for every plan
             return
         for cluster in (settings.job_clusters or []) if settings else []:
             spec = cluster.new_cluster

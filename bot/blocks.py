@@ -9,6 +9,7 @@ the caller uploads `Message.attachment` (the whole plan) into the thread.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from slack_sdk.models.blocks import (
 )
 
 from agent.models import TaskState
+from agent.review import Review, review
 from agent.state import TaskRecord
 
 MAX_BLOCKS = 50
@@ -33,7 +35,11 @@ MESSAGE_BUDGET = 10_000  # serialised blocks; Slack refuses ~13,000+
 PLAN_CHUNK = SECTION_TEXT - 20  # room for the code fences
 FALLBACK_TEXT = 3000  # Slack truncates `text` past 4,000 characters
 APPROVE_ACTION, REJECT_ACTION = "jobagent_approve", "jobagent_reject"
-MAX_LIST = 8  # notes/assumptions shown before "…and N more"
+DETAILS_ACTION = "jobagent_details"
+MAX_LIST = 8  # questions and other lists shown before "…and N more"
+DIFF_INLINE_LINES = 12  # a diff this short is in the plan message; a longer one waits behind details
+WRAP = 90  # code lines wrap past this many characters (a phone shows ~40-60): values are never cut
+SLACK_USER = re.compile(r"^[UW][A-Z0-9]+$")
 
 
 @dataclass
@@ -44,6 +50,7 @@ class Message:
     blocks: list[dict[str, Any]]
     attachment: str | None = None
     attachment_name: str = "plan.txt"
+    attachment_title: str = "Full plan"
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,13 +106,29 @@ def _title(record: TaskRecord) -> str:
     return f'create job "{name}"'
 
 
+def wrap(line: str, width: int = WRAP) -> list[str]:
+    """A code line as phone-width pieces, continuation marked ("↪"), broken after a space or comma
+    where one is near: long values wrap, they are never cut."""
+    pieces: list[str] = []
+    rest, room = line, width
+    while len(rest) > room:
+        cut = max(rest.rfind(" ", 0, room), rest.rfind(",", 0, room) + 1)
+        cut = cut if cut > room // 2 else room
+        pieces.append(rest[:cut])
+        rest, room = rest[cut:], width - 4
+    pieces.append(rest)
+    return [pieces[0], *(f"  ↪ {p}" for p in pieces[1:])]
+
+
 def _code_sections(text: str, budget: int) -> tuple[list[dict[str, Any]], bool]:
-    """The plan as code-block sections within `budget` characters; True when lines were cut."""
+    """The text as code-block sections within `budget` characters (long lines wrapped); True when
+    lines were left out (the caller attaches the whole text)."""
     sections: list[dict[str, Any]] = []
     chunk: list[str] = []
-    used, lines = 0, text.replace("```", "'''").splitlines()
+    used = 0
+    lines = [piece for raw in text.replace("```", "'''").splitlines() for piece in wrap(raw)]
     for i, raw in enumerate(lines):
-        line = esc(clip(raw, 300))
+        line = esc(raw)
         if used + len(line) + 1 > budget:
             rest = len(lines) - i
             chunk.append(f"… {rest} more line{'s' * (rest != 1)}: the full plan is attached in this thread")
@@ -119,6 +142,29 @@ def _code_sections(text: str, budget: int) -> tuple[list[dict[str, Any]], bool]:
     if chunk:
         sections.append(_md("```\n" + "\n".join(chunk) + "\n```"))
     return sections, False
+
+
+def _list_sections(title: str, items: Sequence[str], max_chars: int) -> tuple[list[dict[str, Any]], bool]:
+    """Items whole, in sections of at most SECTION_TEXT, up to about `max_chars`; True when some did
+    not fit (then "…and N more in the attached full plan" ends the list and the caller attaches it)."""
+    lines = [f"• {esc(item)}" for item in items]
+    shown: list[str] = []
+    for line in lines:
+        if shown and sum(len(s) + 1 for s in shown) + len(line) > max_chars:
+            break
+        shown.append(line)
+    cut = len(shown) < len(lines)
+    if cut:
+        shown.append(f"…and {len(lines) - len(shown)} more in the attached full plan")
+    sections: list[dict[str, Any]] = []
+    chunk = [title]
+    for line in shown:
+        if sum(len(c) + 1 for c in chunk) + len(line) > SECTION_TEXT - 10:
+            sections.append(_md("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    sections.append(_md("\n".join(chunk)))
+    return sections, cut
 
 
 def button_value(record: TaskRecord) -> str:
@@ -146,48 +192,149 @@ def decision_buttons(record: TaskRecord) -> dict[str, Any]:
                 confirm=confirm,
             ),
             ButtonElement(text="Reject", action_id=REJECT_ACTION, value=button_value(record), style="danger"),
+            _details_button(record),
         ],
     ).to_dict()
 
 
-def plan_message(record: TaskRecord, *, decision: str | None = None) -> Message:
-    """The plan with Approve/Reject buttons; after a decision, the same plan with `decision` instead."""
-    plan_text = (record.plan or {}).get("text") or "(no plan text)"
-    head = [
-        _header(f"Plan: {_title(record)}"),
-        _context(f"Task `{record.id}` · requested by <@{record.requester}> · {esc(_summary(record))}"),
-        *not_acted_on_blocks(record),
-    ]
-    tail: list[dict[str, Any]] = []
-    notes = list(record.meta.get("notes") or [])
-    if notes:
-        tail.append(_md("*Tech Lead notes*\n" + _bullets(notes)))
-    if record.assumptions:
-        tail.append(
-            _md("*Assumptions* (reply in this thread to change any)\n" + _bullets(record.assumptions))
+def _details_button(record: TaskRecord) -> ButtonElement:
+    return ButtonElement(text="Show details", action_id=DETAILS_ACTION, value=button_value(record))
+
+
+def who(user: str | None) -> str:
+    """A Slack user id as a mention; a Databricks user name (the CLI decided) as itself."""
+    if not user:
+        return "someone"
+    return f"<@{user}>" if SLACK_USER.match(user) else esc(user)
+
+
+def progress(record: TaskRecord, job_url: str = "", *, applying: bool = False) -> str | None:
+    """Where the task stands, for its plan message (None while it awaits a decision). The message
+    is updated in place with this as the task moves: approved → applying → applied / failed."""
+    state, by = record.state, who(record.decided_by)
+    if state is TaskState.PLANNED:
+        return None
+    if state is TaskState.IN_PROGRESS or (applying and state is TaskState.APPROVED):
+        return f":hourglass_flowing_sand: Approved by {by} — applying…"
+    if state is TaskState.APPROVED:
+        return f":ballot_box_with_check: Approved by {by}; not applied yet (`jobagent apply {record.id}`)."
+    if state is TaskState.COMPLETE:
+        link = f"<{job_url}|job {record.job_id}>" if job_url else f"job {record.job_id}"
+        return f":white_check_mark: Approved by {by} — applied: {link}."
+    if state is TaskState.FAILED:
+        first = esc(clip((record.error or "unknown error").splitlines()[0], 300))
+        if not record.decided_by:
+            return f":x: Not applied: {first} Reply in this thread with the request corrected to re-plan."
+        return (
+            f":x: Approved by {by} — the apply failed: {first} Fix the cause and reply in this thread to "
+            f"re-plan, or retry with `jobagent apply {record.id}` (it never creates the job twice)."
         )
-    if record.citations:
-        tail.append(_md("*Documentation*\n" + citations_text(record.citations)))
-    if decision:
-        tail.append(_context(decision))
+    if state is TaskState.REJECTED:
+        return f":no_entry_sign: Rejected by {by}. Reply in this thread to ask for a different plan."
+    if state is TaskState.STALE:
+        return (
+            f":warning: Approved by {by}, but the job changed outside jobagent since this plan: not applied. "
+            "A fresh plan follows in this thread."
+        )
+    if state is TaskState.SUPERSEDED:
+        newer = esc((record.error or "").removeprefix("superseded by ").strip()) or "a newer task"
+        return f":fast_forward: Replaced by a newer plan in this thread (task `{newer}`); not applied."
+    return f"Task is {state}."
+
+
+def plan_message(record: TaskRecord, *, job_url: str = "", applying: bool = False) -> Message:
+    """The plan, summary first (agent/review.py sorts what comes first and what waits behind "Show
+    details"), with Approve / Reject while it awaits a decision and its progress afterwards."""
+    r = review(record)
+    head = [_header(f"Plan: {r.title}")]
+    if r.drift:
+        head += _code_block_sections(
+            f":warning: *Job {record.job_id} was changed outside jobagent* since {esc(r.drift_since)}; "
+            "those changes are listed here, apart from what this plan changes:",
+            r.drift,
+        )
+    head.append(_md(esc(r.synopsis)))
+    planner = str(record.meta.get("planner") or "")
+    head.append(
+        _context(
+            f"Task `{record.id}` · requested by {who(record.requester)} · {esc(r.counts)}"
+            + (f" · planned by {esc(planner)}" if planner and planner != "offline" else "")
+        )
+    )
+    head += not_acted_on_blocks(record)
+    notes = list(r.notes)
+    if r.offline:
+        notes.append(
+            "Not checked against the workspace yet: apply first checks the notebooks and files, node types, "
+            "Spark versions and that the name is free."
+        )
+    status = progress(record, job_url, applying=applying)
+    tail = [_context(f"Docs: {citation_links(r.citations)}")] if r.citations else []
+    tail.append(decision_buttons(record) if status is None else _context(status))
+    if status is not None:
+        tail.append(
+            ActionsBlock(block_id=f"details:{record.id}", elements=[_details_button(record)]).to_dict()
+        )
+    cut = False
+    body: list[dict[str, Any]] = []
+    for title, items in (
+        ("*Assumed* (reply in this thread to change any)", r.assumptions),
+        ("*Notes*", notes),
+        ("*Good to know*", r.explained),
+    ):
+        if items:
+            budget = max(MESSAGE_BUDGET // 2 - size(head + body), 600)
+            sections, more = _list_sections(title, items, min(budget, 2400))
+            body += sections
+            cut = cut or more
+    diff_title = "*Changes*" if record.action == "update" else "*Settings*"
+    if r.diff and len(r.diff) <= DIFF_INLINE_LINES:
+        diff = _code_block_sections(diff_title, r.diff)
+    elif r.diff:
+        diff = [_context(f"{len(r.diff)} field changes: *Show details* lists them all, every value whole.")]
     else:
-        tail.append(decision_buttons(record))
-    budget = min(MESSAGE_BUDGET - size(head) - size(tail), 6 * PLAN_CHUNK)
-    while True:  # JSON escaping makes the serialised size larger than the raw text: shrink until it fits
-        code, cut = _code_sections(plan_text, max(budget, 300))
-        blocks = head + code[: MAX_BLOCKS - len(head) - len(tail)] + tail
-        over = size(blocks) - MESSAGE_BUDGET
-        if over <= 0 or budget <= 300:
-            break
-        budget -= over + 50
-    text = clip(
-        f"Plan for task {record.id}: {_title(record)}. {_summary(record)}"
-        + ("" if decision else " Approve or reject it in the thread."),
-        FALLBACK_TEXT,
+        diff = [_context("No changes: the job already matches these settings.")]
+    blocks = head + body + diff + tail
+    if size(blocks) > MESSAGE_BUDGET or len(blocks) > MAX_BLOCKS:
+        diff = [_context(f"{len(r.diff)} field changes: *Show details* lists them, the attached plan too.")]
+        blocks = (head + body)[: MAX_BLOCKS - len(diff) - len(tail)] + diff + tail
+        cut = True
+    cut = cut or _details(r)[1]
+    fallback = f"Plan for task {record.id}: {r.synopsis}" + (
+        " Approve or reject it in the thread." if status is None else f" {status}"
     )
     return Message(
-        text, blocks, attachment=plan_text if cut else None, attachment_name=f"plan-{record.id}.txt"
+        clip(fallback, FALLBACK_TEXT),
+        blocks,
+        attachment=r.full_text if cut else None,
+        attachment_name=f"plan-{record.id}.txt",
     )
+
+
+def _code_block_sections(title: str, lines: Sequence[str]) -> list[dict[str, Any]]:
+    """`title` then the lines in a code block (wrapped, escaped, split into sections as needed)."""
+    sections, _ = _code_sections("\n".join(lines), MESSAGE_BUDGET // 3)
+    return [_md(title), *sections]
+
+
+def details_message(record: TaskRecord) -> Message:
+    """Everything behind "Show details", shown to the one who asked (ephemeral): the whole plan text
+    with every value whole; what does not fit one message is in the plan's attached full text."""
+    r = review(record)
+    return Message(clip(f"Details of task {record.id}: {r.synopsis}", FALLBACK_TEXT), _details(r)[0])
+
+
+def _details(r: Review) -> tuple[list[dict[str, Any]], bool]:
+    """The details blocks, and whether lines were left out (then the plan message attaches the text)."""
+    head = [_header(f"Details: {r.title}"), _context(f"Task `{r.task_id}` · {esc(r.counts)}")]
+    budget = MESSAGE_BUDGET - size(head)
+    while True:  # JSON escaping makes the serialised size larger than the raw text: shrink until it fits
+        code, cut = _code_sections(r.full_text, max(budget, 300))
+        blocks = head + code[: MAX_BLOCKS - len(head)]
+        over = size(blocks) - MESSAGE_BUDGET
+        if over <= 0 or budget <= 300:
+            return blocks, cut or len(code) > MAX_BLOCKS - len(head)
+        budget -= over + 50
 
 
 def not_acted_on_blocks(record: TaskRecord) -> list[dict[str, Any]]:
@@ -204,21 +351,13 @@ def not_acted_on_blocks(record: TaskRecord) -> list[dict[str, Any]]:
     ]
 
 
-def _summary(record: TaskRecord) -> str:
-    text = (record.plan or {}).get("text", "")
-    last = [ln for ln in text.splitlines() if ln.startswith("Plan:")]
-    return last[-1] if last else str(record.state)
-
-
-def citations_text(citations: Sequence[dict[str, Any]], limit: int = 6) -> str:
-    lines = []
-    for c in citations[:limit]:
-        title = esc(clip(str(c.get("title", "source")), 120)).replace("|", "¦")
-        url = str(c.get("url", ""))
-        score = c.get("score")
-        link = f"<{url}|{title}>" if url.startswith(("http://", "https://")) else title
-        lines.append(f"• {link}" + (f" (score {float(score):.2f})" if score is not None else ""))
-    return "\n".join(lines)
+def citation_links(citations: Sequence[tuple[str, str]], limit: int = 6) -> str:
+    """Documentation links by the field they document; no retrieval scores (they mean nothing to a reader)."""
+    links = []
+    for label, url in citations[:limit]:
+        label = esc(clip(label, 80)).replace("|", "¦")
+        links.append(f"<{url}|{label}>" if url.startswith(("http://", "https://")) else label)
+    return " · ".join(links)
 
 
 def question_message(record: TaskRecord) -> Message:

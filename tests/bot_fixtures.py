@@ -8,6 +8,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from agent.state import TaskRecord
+from bot import blocks
 from bot.app import Services, build_app
 from bot.config import BotConfig
 from bot.server import HttpBotServer
@@ -55,7 +56,13 @@ def stub_planner(jobs: Any, results: Any, stopping: Any) -> None:
 
 
 def has_buttons(params: dict[str, Any]) -> bool:
-    return any(b.get("type") == "actions" for b in params.get("blocks") or [])
+    """Does the message still offer Approve / Reject? ("Show details" stays after a decision.)"""
+    return any(
+        e.get("action_id") == blocks.APPROVE_ACTION
+        for b in params.get("blocks") or []
+        if b.get("type") == "actions"
+        for e in b.get("elements") or []
+    )
 
 
 def block_text(params: dict[str, Any]) -> str:

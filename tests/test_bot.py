@@ -17,6 +17,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 
 from agent.errors import ConfigError
+from agent.export import parse_bundle
 from agent.models import TaskState
 from agent.tech_lead import TechLead
 from bot import blocks
@@ -25,7 +26,18 @@ from bot.config import BotConfig
 from bot.listeners.common import post
 from bot.server import make_runner, serve_command
 from standins.slack import SlackEventSender, SlackStandIn
-from tests.bot_fixtures import ADMIN, ALICE, BOB, CAROL, CHANNEL, REQUEST, SECRET, BotHarness, block_text
+from tests.bot_fixtures import (
+    ADMIN,
+    ALICE,
+    BOB,
+    CAROL,
+    CHANNEL,
+    REQUEST,
+    SECRET,
+    BotHarness,
+    block_text,
+    has_buttons,
+)
 
 
 @pytest.fixture(scope="session")
@@ -85,14 +97,15 @@ def test_mention_is_acked_then_planned_once_in_its_thread(bot, slack):
         task.meta["slack_ts"] == slack.messages[CHANNEL][-1]["ts"] and task.meta["slack_channel"] == CHANNEL
     )
     text = block_text(plan)
-    assert f"Task `{task.id}`" in text and 'create job "nightly-ingest"' in text and "```" in text
-    assert task.plan["text"].splitlines()[0] in text
+    assert f"Task `{task.id}`" in text and 'create job "nightly-ingest"' in text
+    assert text.index(task.plan["synopsis"]) < text.index("*Show details* lists them all")  # diff collapsed
     assert task.citations and task.citations[0]["url"] in text  # cited documentation as links
     buttons = [b for b in plan["blocks"] if b["type"] == "actions"][0]["elements"]
     key = task.meta["button_key"]  # the task id and its random key (see bot/listeners/actions.py)
     assert [(b["action_id"], b["value"]) for b in buttons] == [
         (blocks.APPROVE_ACTION, f"{task.id}:{key}"),
         (blocks.REJECT_ACTION, f"{task.id}:{key}"),
+        (blocks.DETAILS_ACTION, f"{task.id}:{key}"),
     ]
     assert len(key) >= 16
     assert buttons[0]["style"] == "primary" and "confirm" in buttons[0]
@@ -183,7 +196,7 @@ def test_requester_approves_job_is_created(bot, slack, emulator, runtime):
 
     update = slack.received("chat.update")[0]
     assert update["ts"] == task.meta["slack_ts"] and "Approved by <@UALICE>" in block_text(update)
-    assert not any(b["type"] == "actions" for b in update["blocks"])
+    assert not has_buttons(update)
     done = bot.task(ts)
     assert done.state is TaskState.COMPLETE and done.decided_by == ALICE
     result = bot.wait_post(ts, text=f"job {done.job_id}")
@@ -193,7 +206,27 @@ def test_requester_approves_job_is_created(bot, slack, emulator, runtime):
     note = runtime.notes.read(done.thread)
     assert "Approved by **UALICE**" in note and "· applied ·" in note
     final = bot.stored(CHANNEL, task.meta["slack_ts"])
-    assert "applied: job" in block_text(final) and not any(b["type"] == "actions" for b in final["blocks"])
+    assert "applied: <" in block_text(final) and not has_buttons(final)
+    # the GitOps handoff: the job as a bundle resource, attached in the thread, as `jobagent export` writes it
+    (bundle,) = [f for f in slack.files.values() if f["name"].endswith(".job.yml")]
+    assert bundle["thread_ts"] == ts and bundle["channel"] == CHANNEL
+    (settings,) = parse_bundle(bundle["content"]).values()
+    assert settings["name"] == "nightly-ingest" and settings["schedule"] == jobs[0]["settings"]["schedule"]
+
+
+def test_a_newer_plan_closes_the_older_message_and_details_show_everything(bot, slack):
+    ts, task = bot.plan()
+    bot.click(BOB, blocks.DETAILS_ACTION, task)  # anyone in the channel may read the details
+    bot.services.activity.wait("details", 1)
+    (details,) = slack.received("chat.postEphemeral")
+    assert details["user"] == "UBOB" and details["thread_ts"] == ts
+    assert '+ tasks["ingest"].notebook_task.notebook_path = "/Repos/etl/ingest"' in block_text(details)
+
+    newer = bot.reply(ALICE, "make it 3am instead", ts)
+    assert bot.store_task(task.id).state is TaskState.SUPERSEDED
+    closed = bot.stored(CHANNEL, task.meta["slack_ts"])
+    assert f"Replaced by a newer plan in this thread (task `{newer.id}`)" in block_text(closed)
+    assert not has_buttons(closed) and has_buttons(bot.stored(CHANNEL, newer.meta["slack_ts"]))
 
 
 def test_unauthorised_approver_is_refused_and_an_admin_may_approve(bot, slack, emulator):
@@ -249,9 +282,7 @@ def test_reject_updates_the_message(bot, slack, emulator, runtime):
     bot.services.activity.wait("reject", 1)
     assert bot.task(ts).state is TaskState.REJECTED
     update = slack.received("chat.update")[0]
-    assert "Rejected by <@UALICE>" in block_text(update) and not any(
-        b["type"] == "actions" for b in update["blocks"]
-    )
+    assert "Rejected by <@UALICE>" in block_text(update) and not has_buttons(update)
     assert "Rejected by **UALICE**" in runtime.notes.read(task.thread) and emulator.jobs_snapshot() == []
     # a click on the stale buttons of an old copy changes nothing
     approve(bot, ALICE, task, value=blocks.button_value(task))
@@ -395,7 +426,7 @@ def test_end_to_end_mention_plan_approve_job_note_feedback(bot, slack, emulator,
     bot.services.activity.wait("reaction", 1)
     assert bot.task(ts).feedback[0]["value"] == 1
     kinds = [e.kind for e in runtime.notes.entries(done.thread)]
-    assert kinds == ["request", "plan", "decision", "applied", "feedback"]
+    assert kinds == ["request", "plan", "decision", "apply started", "applied", "feedback"]
 
 
 # -- pieces --------------------------------------------------------------------------------------

@@ -337,7 +337,7 @@ def test_results_replace_applying_even_when_chat_update_fails(bot, slack, runtim
     bot.services.activity.wait("approve", before + 1)
     done = bot.task(ts)
     assert done.state is TaskState.COMPLETE and slack.received("chat.update") == []
-    outcome = bot.wait_post(ts, text="applied: job")
+    outcome = bot.wait_post(ts, text="applied: <")
     assert f"job {done.job_id}" in block_text(outcome) and task.id in block_text(outcome)
     assert bot.wait_post(ts, text="complete")  # the result itself
 

@@ -87,9 +87,9 @@ def register(app: App, svc: Services) -> None:
             thread_ts=click.thread_ts,
         )
 
-    def show(client: WebClient, click: Click, record: TaskRecord, decision: str) -> None:
-        """An interim update of the plan message (the outcome follows through `conclude`)."""
-        message = blocks.plan_message(record, decision=decision)
+    def show(client: WebClient, click: Click, record: TaskRecord) -> None:
+        """An interim update of the plan message: approved, applying (the outcome follows in `conclude`)."""
+        message = blocks.plan_message(record, applying=True)
         safe(
             client.chat_update,
             channel=click.channel,
@@ -102,11 +102,11 @@ def register(app: App, svc: Services) -> None:
         client: WebClient,
         click: Click,
         record: TaskRecord,
-        decision: str,
         result: blocks.Message | None = None,
+        job_url: str = "",
     ) -> None:
-        """The outcome: `result` posted in the thread, the plan message updated to `decision`; see the
-        module docstring for what happens when Slack refuses."""
+        """The outcome: the plan message updated in place to where `record` stands (blocks.progress) and
+        `result` posted in the thread; see the module docstring for what happens when Slack refuses."""
         result_failed = ""
         if result is not None:
             try:
@@ -115,7 +115,8 @@ def register(app: App, svc: Services) -> None:
             except Exception as exc:
                 result_failed = describe(exc)
                 log.error("could not post the result of task %s: %s", record.id, result_failed)
-        message = blocks.plan_message(record, decision=decision)
+        message = blocks.plan_message(record, job_url=job_url)
+        decision = blocks.progress(record, job_url) or f"task `{record.id}` is {record.state}"
         try:
             client.chat_update(
                 channel=click.channel, ts=click.message_ts, text=message.text, blocks=message.blocks
@@ -199,7 +200,7 @@ def register(app: App, svc: Services) -> None:
         except StateWriteFailed as exc:
             tell(client, click, f"Your approval of task {record.id} could not be recorded: {exc}")
             return
-        show(client, click, record, f":hourglass_flowing_sand: Approved by <@{click.user}> — applying…")
+        show(client, click, record)
         apply_plan(client, click, record)
 
     def apply_plan(client: WebClient, click: Click, record: TaskRecord) -> None:
@@ -210,9 +211,8 @@ def register(app: App, svc: Services) -> None:
             conclude(
                 client,
                 click,
-                record,
-                f"Approved by <@{click.user}>, but the job changed since this plan: not applied.",
-                blocks.notice_message(f"{blocks.esc(str(exc))} Here is a fresh plan to review:"),
+                svc.runtime.store.get(record.id),
+                blocks.notice_message(f"{blocks.esc(str(exc))}\nHere is a fresh plan to review:"),
             )
             plan_request(
                 svc,
@@ -231,8 +231,7 @@ def register(app: App, svc: Services) -> None:
             conclude(
                 client,
                 click,
-                record,
-                f"Approved by <@{click.user}> — the apply hit an error (see below).",
+                svc.runtime.store.get(record.id),
                 blocks.error_message(
                     f"applying task {record.id}",
                     f"{type(exc).__name__}: {exc}",
@@ -241,17 +240,30 @@ def register(app: App, svc: Services) -> None:
                 ),
             )
             return
-        url = (
-            svc.runtime.workspace.job_url(done.job_id)
-            if done.job_id and done.state is TaskState.COMPLETE
-            else ""
-        )
-        outcome = (
-            f"applied: job {done.job_id}" if done.state is TaskState.COMPLETE else f"{done.state} (see below)"
-        )
-        conclude(
-            client, click, done, f"Approved by <@{click.user}> — {outcome}.", blocks.result_message(done, url)
-        )
+        complete = bool(done.job_id) and done.state is TaskState.COMPLETE
+        url = svc.runtime.workspace.job_url(done.job_id) if complete else ""
+        result = blocks.result_message(done, url)
+        if complete:
+            offer_bundle(result, done)
+        conclude(client, click, done, result, url)
+
+    def details(body: dict[str, Any], client: WebClient) -> None:
+        """ "Show details": the whole plan, to the one who clicked (the thread's message stays short)."""
+        try:
+            click = Click.from_body(body)
+            record = load(client, click)
+            if record is not None:
+                message = blocks.details_message(record)
+                safe(
+                    client.chat_postEphemeral,
+                    channel=click.channel,
+                    user=click.user,
+                    thread_ts=click.thread_ts,
+                    text=message.text,
+                    blocks=message.blocks,
+                )
+        finally:
+            svc.activity.done("details")
 
     def reject(click: Click, client: WebClient) -> None:
         record = load(client, click)
@@ -273,15 +285,25 @@ def register(app: App, svc: Services) -> None:
         except StateWriteFailed as exc:
             tell(client, click, f"Your rejection of task {record.id} could not be recorded: {exc}")
             return
-        conclude(
-            client,
-            click,
-            record,
-            f":no_entry_sign: Rejected by <@{click.user}>. Reply in this thread to ask for a different plan.",
-        )
+        conclude(client, click, record)
 
     app.action(blocks.APPROVE_ACTION)(ack=ack_click, lazy=[approve_plan])
     app.action(blocks.REJECT_ACTION)(ack=ack_click, lazy=[reject_plan])
+    app.action(blocks.DETAILS_ACTION)(ack=ack_click, lazy=[details])
+
+
+def offer_bundle(result: blocks.Message, record: TaskRecord) -> None:
+    """After an apply, the thread gets the job as a bundle resource (GitOps handoff), attached to the
+    result: what `jobagent export TASK` writes."""
+    from agent.export import bundle_yaml, export_filename, task_settings
+
+    try:
+        settings = task_settings(record)
+        result.attachment = bundle_yaml(settings, source=f"jobagent task {record.id}, job {record.job_id}")
+        result.attachment_name = export_filename(settings, "bundle")
+        result.attachment_title = f"Job {record.job_id} as a bundle resource (databricks bundle)"
+    except Exception:  # the job is applied: a missing export must not hide that
+        log.exception("could not export task %s as a bundle resource", record.id)
 
 
 def already(record: TaskRecord) -> str:

@@ -90,12 +90,12 @@ def attach(client: WebClient, channel: str, thread_ts: str, message: blocks.Mess
             thread_ts=thread_ts,
             content=message.attachment,
             filename=message.attachment_name,
-            title="Full plan",
-            snippet_type="text",
+            title=message.attachment_title,
+            snippet_type="yaml" if message.attachment_name.endswith((".yml", ".yaml")) else "text",
         )
         return
     except Exception as exc:  # missing files:write, or an upload host we cannot reach: fall back to messages
-        log.warning("could not upload the full plan (%s); posting it as thread messages", exc)
+        log.warning("could not upload %s (%s); posting it as thread messages", message.attachment_name, exc)
     chunks: list[list[str]] = [[]]
     for line in (message.attachment or "").splitlines():
         if sum(len(c) + 1 for c in chunks[-1]) + len(line) > blocks.PLAN_CHUNK - 100:
@@ -289,7 +289,24 @@ def deliver(svc: Services, client: WebClient, record: TaskRecord) -> bool:
         log.error("could not post task %s in %s: %s", record.id, record.thread, describe(exc))
         return mark_undelivered(svc, record, f"posting the plan: {describe(exc)}", kind="plan")
     remember(svc, record.id, ts, slack_ts=ts)
+    close_replaced(svc, client, record.thread, channel)
     return True
+
+
+def close_replaced(svc: Services, client: WebClient, thread: str, channel: str) -> None:
+    """Plan messages of tasks a newer plan replaced lose their buttons and say so, in place (once)."""
+    for old in svc.runtime.store.find(thread=thread, state=TaskState.SUPERSEDED):
+        if not old.plan or not old.meta.get("slack_ts") or old.meta.get("slack_closed"):
+            continue
+        message = blocks.plan_message(old)
+        if safe(
+            client.chat_update,
+            channel=channel,
+            ts=old.meta["slack_ts"],
+            text=message.text,
+            blocks=message.blocks,
+        ):
+            svc.runtime.store.update(old.id, meta={**old.meta, "slack_closed": True})
 
 
 def mark_undelivered(
