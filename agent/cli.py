@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 # the Tech Lead, a workspace or the exporter (and so databricks-sdk or PyYAML) import them inside
 # their functions (tests/test_cli_startup.py checks).
 from agent.config import Settings
-from agent.errors import ConfigError, JobAgentError, NeedsInput, StalePlan
+from agent.errors import JobAgentError, NeedsInput, StalePlan
 from agent.models import TaskState
 from agent.runtime import Runtime
 
@@ -250,14 +250,7 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
         else:
             from agent.tech_lead import TechLead
 
-            try:
-                lead = TechLead.from_settings(settings, rt)
-            except ValueError as exc:  # the SDK's config for JOBAGENT_LLM=databricks model serving
-                raise ConfigError(
-                    f"The model cannot be reached: {exc} Configure Databricks credentials "
-                    "(DATABRICKS_HOST and DATABRICKS_TOKEN, or DATABRICKS_CONFIG_PROFILE) or set "
-                    "JOBAGENT_LLM=off for the offline Tech Lead."
-                ) from exc
+            lead = TechLead.from_settings(settings, rt)
             if lead.llm is not None:  # progress on stderr: stdout stays the plan (or its JSON)
                 model, deadline = lead.llm.config.model, lead.llm.config.deadline
                 _info(f"Asking the model {model} (offline plan if it has none in {deadline:g} s)…")
@@ -311,23 +304,9 @@ def print_questions(record: TaskRecord, rt: Runtime) -> None:
 
 
 def print_record_plan(record: TaskRecord, rt: Runtime) -> None:
-    from agent.worker import not_acted_on
+    from agent.review import as_text
 
-    synopsis = (record.plan or {}).get("synopsis")
-    if synopsis:  # the one sentence a reviewer checks against the request, first
-        print(synopsis + "\n")
-    if record.unused:
-        print(not_acted_on(record.unused) + "\n")
-    if record.plan:
-        print(record.plan["text"])
-    for note in record.meta.get("notes") or []:
-        print(f"  note: {note}")
-    if record.assumptions:
-        print("\nAssumptions:")
-        print("\n".join(f"  - {a}" for a in record.assumptions))
-    if record.citations:
-        print("\nDocumentation:")
-        print("\n".join(f"  [{i}] {c['title']} — {c['url']}" for i, c in enumerate(record.citations, 1)))
+    print(as_text(record))
     if record.state is TaskState.FAILED:
         print(f"\nTask {record.id} FAILED:\n{record.error}")
     else:

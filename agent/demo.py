@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from agent.config import Settings, WorkspaceHandle
 from agent.models import TaskState
+from agent.review import as_text
 from agent.runtime import Runtime
 from agent.state import TaskRecord
 from agent.tech_lead import TechLead
@@ -72,7 +73,7 @@ def _play(settings: Settings) -> int:
     handle = WorkspaceHandle(emulator.client(), f"local emulator at {url}", emulator)
     with Runtime(settings, handle) as rt:
         lead = TechLead.from_settings(settings, rt)
-        job = None
+        job, applied = None, []
         for number, (title, thread, who, request) in enumerate(SCENES, 1):
             request = request.format(job=job)
             heading(f"{number}. {title}")
@@ -86,6 +87,7 @@ def _play(settings: Settings) -> int:
                 done = rt.worker.apply(record.id, by=BOB)
                 job = job or done.job_id
                 if done.state is TaskState.COMPLETE:
+                    applied.append(done.id)
                     say(f"✔ {done.state}: job {done.job_id} — {rt.workspace.job_url(done.job_id)}")
                 else:
                     say(f"✘ {done.state}: {done.error}")
@@ -96,6 +98,11 @@ def _play(settings: Settings) -> int:
         )
         for thread in dict.fromkeys(t for _, t, _, _ in SCENES):
             say(f"Note     : {rt.notes.path_for(thread)}")
+        if applied:
+            say(
+                f"For Git  : JOBAGENT_STATE_PATH={settings.state_path} jobagent export {applied[-1]}  "
+                "(the job as a bundle resource)"
+            )
         jobs = emulator.jobs_snapshot()
         listed = ", ".join(f"{j['job_id']} {j['settings']['name']!r}" for j in jobs) or "none"
         say(f"Jobs in the emulator: {listed}")
@@ -103,22 +110,14 @@ def _play(settings: Settings) -> int:
 
 
 def show_plan(record: TaskRecord) -> None:
-    if record.unused:
-        print(textwrap.indent(not_acted_on(record.unused), "  "))
     if record.state is TaskState.NEEDS_INPUT:
+        if record.unused:
+            print(textwrap.indent(not_acted_on(record.unused), "  "))
         for q in record.questions:
             say(f"Tech Lead asks: {q}")
         return
     if record.plan:
-        if record.plan.get("synopsis"):
-            say(record.plan["synopsis"])
-        print(textwrap.indent(record.plan["text"], "    "))
-    for note in record.meta.get("notes") or []:
-        say(f"  · {note}")
-    for a in record.assumptions:
-        say(f"  assumed: {a}")
-    for i, c in enumerate(record.citations, 1):
-        say(f"  [{i}] {c['title']} — {c['url']}")
+        print(textwrap.indent(as_text(record), "    "))
     if record.state is TaskState.FAILED:
         say(f"✘ FAILED before anyone approved it:\n{textwrap.indent(record.error or '', '    ')}")
 

@@ -117,9 +117,17 @@ class LLMConfig:
 
             from databricks.sdk import WorkspaceClient
 
+            try:
+                workspace = WorkspaceClient()
+            except ValueError as exc:  # the SDK's unified auth found no workspace or credentials
+                raise ConfigError(
+                    f"The model cannot be reached: {exc} Configure Databricks credentials "
+                    "(DATABRICKS_HOST and DATABRICKS_TOKEN, or DATABRICKS_CONFIG_PROFILE) or set "
+                    "JOBAGENT_LLM=off for the offline Tech Lead."
+                ) from exc
             with warnings.catch_warnings():  # deprecated in favour of another package; still the SDK's way
                 warnings.simplefilter("ignore", DeprecationWarning)
-                return WorkspaceClient().serving_endpoints.get_open_ai_client(
+                return workspace.serving_endpoints.get_open_ai_client(
                     timeout=self.timeout, max_retries=self.max_retries
                 )
         return openai.OpenAI(

@@ -86,7 +86,7 @@ class Review:
 
 
 def review(record: TaskRecord) -> Review:
-    plan = Plan.from_dict(record.plan) if record.plan else None
+    plan = Plan.from_dict({"action": record.action, **record.plan}) if record.plan else None
     title = _title(record, plan)
     changed = {_GENERIC.sub("[]", c.path) for c in (plan.changes if plan else [])}
     notes, explained, background = sort_notes(list(record.meta.get("notes") or []), changed)
@@ -153,6 +153,30 @@ def full_text(record: TaskRecord) -> str:
             )
         )
     return "\n\n".join(p for p in parts if p).strip() + "\n"
+
+
+def as_text(record: TaskRecord) -> str:
+    """The plan for a terminal (CLI, demo), in the Slack message's order: synopsis, what it did not
+    act on, the plan (drift first, the whole diff), notes that apply, less familiar fields explained,
+    assumptions, documentation. Background notes stay in the record (`jobagent status TASK --json`)."""
+    r = review(record)
+    parts = [r.synopsis]
+    if r.unused:
+        listed = "\n".join(f"  - “{u}”" for u in r.unused)
+        parts.append(
+            f"⚠ I did not act on:\n{listed}\n  Nothing in this plan does what these ask. "
+            "Reply to rephrase them, or approve without them."
+        )
+    parts.append((record.plan or {}).get("text") or "")
+    for title, items in (("Notes", r.notes), ("Good to know", r.explained), ("Assumed", r.assumptions)):
+        if items:
+            parts.append(f"{title}:\n" + "\n".join(f"  - {item}" for item in items))
+    if r.citations:
+        parts.append(
+            "Documentation:\n"
+            + "\n".join(f"  [{i}] {label} — {url}" for i, (label, url) in enumerate(r.citations, 1))
+        )
+    return "\n\n".join(p for p in parts if p)
 
 
 def _title(record: TaskRecord, plan: Plan | None) -> str:

@@ -304,7 +304,7 @@ class Worker:
         log.info("task %s planned: %s %s", record.id, plan.summary, [s.kind for s in steps])
         assumed = "\n".join(f"- {a}" for a in record.assumptions)
         parts = [
-            f"Planned for **{record.requester}**:",
+            f"Planned for **{record.requester}**: {plan.synopsis}",
             f"```\n{plan.text}\n```",
             f"Assumptions:\n{assumed}" if assumed else "Assumptions: none.",
             not_acted_on(record.unused),

@@ -247,12 +247,14 @@ def plan_message(record: TaskRecord, *, job_url: str = "", applying: bool = Fals
     details"), with Approve / Reject while it awaits a decision and its progress afterwards."""
     r = review(record)
     head = [_header(f"Plan: {r.title}")]
+    cut = False
     if r.drift:
-        head += _code_block_sections(
+        drift, cut = _code_block_sections(
             f":warning: *Job {record.job_id} was changed outside jobagent* since {esc(r.drift_since)}; "
             "those changes are listed here, apart from what this plan changes:",
             r.drift,
         )
+        head += drift
     head.append(_md(esc(r.synopsis)))
     planner = str(record.meta.get("planner") or "")
     head.append(
@@ -275,7 +277,6 @@ def plan_message(record: TaskRecord, *, job_url: str = "", applying: bool = Fals
         tail.append(
             ActionsBlock(block_id=f"details:{record.id}", elements=[_details_button(record)]).to_dict()
         )
-    cut = False
     body: list[dict[str, Any]] = []
     for title, items in (
         ("*Assumed* (reply in this thread to change any)", r.assumptions),
@@ -289,16 +290,20 @@ def plan_message(record: TaskRecord, *, job_url: str = "", applying: bool = Fals
             cut = cut or more
     diff_title = "*Changes*" if record.action == "update" else "*Settings*"
     if r.diff and len(r.diff) <= DIFF_INLINE_LINES:
-        diff = _code_block_sections(diff_title, r.diff)
+        diff, more = _code_block_sections(diff_title, r.diff)
+        cut = cut or more
     elif r.diff:
         diff = [_context(f"{len(r.diff)} field changes: *Show details* lists them all, every value whole.")]
     else:
         diff = [_context("No changes: the job already matches these settings.")]
-    blocks = head + body + diff + tail
-    if size(blocks) > MESSAGE_BUDGET or len(blocks) > MAX_BLOCKS:
+    if size(head + body + diff + tail) > MESSAGE_BUDGET or len(head + body + diff + tail) > MAX_BLOCKS:
         diff = [_context(f"{len(r.diff)} field changes: *Show details* lists them, the attached plan too.")]
-        blocks = (head + body)[: MAX_BLOCKS - len(diff) - len(tail)] + diff + tail
         cut = True
+        while body and (
+            size(head + body + diff + tail) > MESSAGE_BUDGET or len(head + body) > MAX_BLOCKS - 3
+        ):
+            body.pop()  # the least needed first (explanations, notes, assumptions): all are in the attachment
+    blocks = head + body + diff + tail
     cut = cut or _details(r)[1]
     fallback = f"Plan for task {record.id}: {r.synopsis}" + (
         " Approve or reject it in the thread." if status is None else f" {status}"
@@ -311,10 +316,11 @@ def plan_message(record: TaskRecord, *, job_url: str = "", applying: bool = Fals
     )
 
 
-def _code_block_sections(title: str, lines: Sequence[str]) -> list[dict[str, Any]]:
-    """`title` then the lines in a code block (wrapped, escaped, split into sections as needed)."""
-    sections, _ = _code_sections("\n".join(lines), MESSAGE_BUDGET // 3)
-    return [_md(title), *sections]
+def _code_block_sections(title: str, lines: Sequence[str]) -> tuple[list[dict[str, Any]], bool]:
+    """`title` then the lines in a code block (wrapped, escaped, in sections), within a quarter of the
+    message; True when lines were left out (the caller attaches the whole plan)."""
+    sections, cut = _code_sections("\n".join(lines), MESSAGE_BUDGET // 4)
+    return [_md(title), *sections], cut
 
 
 def details_message(record: TaskRecord) -> Message:

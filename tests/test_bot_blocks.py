@@ -227,3 +227,21 @@ def test_plain_text_unwraps_slack_markup():
     assert plain_text(raw, "UBOT") == (
         "run /Repos/etl/ingest & email ops@example.com see https://x.example/a in #jobs for @U2 <now>"
     )
+
+
+def test_everything_at_once_stays_within_limits_and_attaches_the_rest():
+    drift = [FieldChange("~", f'tasks["t{i}"].max_retries', 0, i) for i in range(400)]
+    rec = record(
+        tasks=3,
+        unused=[f"do thing {i} " + "z" * 80 for i in range(25)],
+        assumptions=[f"assumption {i} " + "x" * 300 for i in range(20)],
+        meta={"notes": [f"note {i} " + "y" * 500 for i in range(30)]},
+    )
+    rec.plan.update(drift=[vars(d) for d in drift], drift_since={"task": "t-00000001", "at": "2026-11-30"})
+    msg = blocks.plan_message(rec)
+    assert_within_limits(msg)
+    shown = "\n".join(texts(msg))
+    assert "changed outside jobagent" in shown and "Creates big" in shown
+    assert all(f"do thing {i}" in shown for i in range(25))  # what was not acted on: never dropped
+    assert msg.attachment and "assumption 19" in msg.attachment and "note 29" in msg.attachment
+    assert [b for b in msg.blocks if b["type"] == "actions"]
