@@ -24,7 +24,9 @@ from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from bench_plan import REQUESTS as TYPICAL  # noqa: E402
 
 from agent.config import Settings, WorkspaceHandle  # noqa: E402
 from agent.models import TaskState  # noqa: E402
@@ -35,20 +37,10 @@ from standins.databricks import WorkspaceEmulator  # noqa: E402
 
 PHONE_WIDTH = 38
 LINK = re.compile(r"<([^|>]+)(?:\|([^>]+))?>")
-CREATES = [
+CREATES = [  # the demo's request, bench_plan's typical ones, and one long job with a long value
     "Run /Repos/etl/ingest then /Repos/etl/transform every weekday at 2:30am Berlin time on a small "
     "cluster, retry twice, email data-eng@example.com on failure. Call it nightly-ingest.",
-    "run /Repos/etl/ingest every weekday at 2:30am Berlin time on a small cluster, retry twice",
-    "nightly at midnight run /Workspace/scripts/etl.py with args --full, email ops@example.com on failure",
-    "run /Repos/a/x then /Repos/a/y then /Repos/a/z hourly on a large cluster, call it abc",
-    "refresh pipeline 1234-abcd every 15 minutes",
-    "dbt run and dbt test in project /Repos/analytics/dbt on warehouse 42f0 daily at 6am Pacific",
-    "run /Repos/etl/ingest whenever a file lands in /Volumes/main/raw/incoming/, serverless",
-    "twice a day at 8 and 20 run /Shared/reports/daily with param env=prod, tag it team=data",
-    "on the 1st of each month at noon run /Repos/fin/close, timeout after 2 hours, allow 3 concurrent runs",
-    "run the wheel package my_pkg entry point main with --env prod on 4 workers every Sunday at 6pm",
-    "between 8am and 6pm every 2 hours run /Repos/etl/ingest and /Repos/etl/transform in parallel, "
-    "then /Repos/etl/publish",
+    *TYPICAL,
     "run /Repos/etl/step1, /Repos/etl/step2, /Repos/etl/step3, /Repos/etl/step4, /Repos/etl/step5, "
     "/Repos/etl/step6, /Repos/etl/step7, /Repos/etl/step8, /Repos/etl/step9 and /Repos/etl/step10 in order "
     "daily at 1am on 8 workers with the maven library com.databricks:spark-xml_2.12:0.18.0",

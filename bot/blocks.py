@@ -156,15 +156,20 @@ def _list_sections(title: str, items: Sequence[str], max_chars: int) -> tuple[li
     cut = len(shown) < len(lines)
     if cut:
         shown.append(f"…and {len(lines) - len(shown)} more in the attached full plan")
+    return _sections([title, *shown]), cut
+
+
+def _sections(lines: Sequence[str]) -> list[dict[str, Any]]:
+    """Lines in as few sections as Slack's 3,000 characters per section allow, none split."""
     sections: list[dict[str, Any]] = []
-    chunk = [title]
-    for line in shown:
-        if sum(len(c) + 1 for c in chunk) + len(line) > SECTION_TEXT - 10:
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and sum(len(c) + 1 for c in chunk) + len(line) > SECTION_TEXT - 10:
             sections.append(_md("\n".join(chunk)))
             chunk = []
         chunk.append(line)
     sections.append(_md("\n".join(chunk)))
-    return sections, cut
+    return sections
 
 
 def button_value(record: TaskRecord) -> str:
@@ -454,14 +459,7 @@ def status_message(
             f"• `{r.id}` *{r.state}* · {esc(_title(r)) if r.settings else r.action}{job} · "
             f"<@{r.requester}>: {request}{missing}"
         )
-    blocks = [_header(f"Recent tasks in {where}")]
-    chunk: list[str] = []
-    for line in lines:
-        if sum(len(c) + 1 for c in chunk) + len(line) > SECTION_TEXT - 10:
-            blocks.append(_md("\n".join(chunk)))
-            chunk = []
-        chunk.append(line)
-    blocks.append(_md("\n".join(chunk)))
+    blocks = [_header(f"Recent tasks in {where}"), *_sections(lines)]
     if len(records) > limit:  # callers fetch limit + 1 (STATUS_LIMIT): more exist
         blocks.append(_context(f"Showing the newest {limit}; `jobagent status` lists all."))
     text = f"Recent tasks in {where}: " + "; ".join(
