@@ -108,23 +108,10 @@ def task_settings(record: TaskRecord) -> dict[str, Any]:
 def as_declared(stored: dict[str, Any]) -> dict[str, Any]:
     """A job as `jobs/get` returns it, minus what the service fills in by itself (agent/diff.py's
     SERVER_DEFAULTS and TASK_DEFAULTS: timeout 0, one concurrent run, run_if ALL_SUCCESS, …) and empty
-    notification blocks: the settings someone would have written. Other values stay as stored."""
-    from agent.diff import SERVER_DEFAULTS, TASK_DEFAULTS
+    blocks: the settings someone would have written. Other values stay as stored."""
+    from agent.diff import drop_defaults
 
-    def trim(item: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-        return {
-            k: v
-            for k, v in item.items()
-            if not (k in defaults and v == defaults[k]) and not (k in _NOTIFICATIONS and v == {})
-        }
-
-    job = trim(copy.deepcopy(stored), SERVER_DEFAULTS)
-    if isinstance(job.get("tasks"), list):
-        job["tasks"] = [trim(t, TASK_DEFAULTS) if isinstance(t, dict) else t for t in job["tasks"]]
-    return job
-
-
-_NOTIFICATIONS = ("email_notifications", "webhook_notifications", "notification_settings")
+    return drop_defaults(stored)
 
 
 def left_out(settings: dict[str, Any], fmt: str = "bundle") -> list[str]:
