@@ -78,8 +78,12 @@ def play(send: SlackEventSender, slack: SlackStandIn, activity: Any, rt: Runtime
     send.block_action(ALICE, APPROVE_ACTION, channel=CHANNEL, message=message)
     activity.wait("approve", 1)
     updated = slack.received("chat.update")[-1]
-    say(f"plan message updated in place: {updated.get('text', '')[:100]}")
+    status = [b["elements"][0]["text"] for b in updated.get("blocks", []) if b["type"] == "context"][-1]
+    say(f"plan message updated in place, its buttons replaced by: {status}")
     show(last_post(slack, thread))
+    files = [f["name"] for f in slack.files.values() if f.get("thread_ts") == thread]
+    if files:
+        say(f"attached in the thread for Git (what `jobagent export` writes): {', '.join(files)}")
 
     heading("3. a follow-up in the thread: an update with a diff")
     say("alice (in the thread): make it 3am instead")
