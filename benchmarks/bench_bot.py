@@ -1,6 +1,6 @@
 """Slack bot latency: HTTP acknowledgement under bursts of concurrent mentions, and mention → plan posted,
 with planning in threads of the server process (the old way, the baseline) and in planner processes
-(`jobagent serve`'s default), in the same run.
+(`jobagent serve`'s default), in the same run, each configuration in a bot process of its own.
 
 Everything is local and real: signed deliveries over a socket to the bot's HTTP server, the Slack Web API
 stand-in, the Databricks emulator, the Tech Lead with the BM25 docs index (built once, before measuring),
@@ -230,6 +230,23 @@ def measure(
     return results
 
 
+def _measure_in_process(
+    conn: Any,
+    name: str,
+    settings: Settings,
+    processes: int,
+    bursts: list[int],
+    sequential: int,
+    http: HttpLimits,
+) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    with ProcessPoolExecutor(SENDERS, mp_context=multiprocessing.get_context("spawn")) as sending:
+        warm = [sending.submit(send_mentions, "http://127.0.0.1:9/", [], False) for _ in range(SENDERS)]
+        [w.result() for w in warm]  # the senders start first
+        conn.send(measure(name, settings, processes, bursts, sequential, sending, http))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mentions", default="50,200", help="concurrent mentions per burst, comma-separated")
@@ -260,19 +277,24 @@ def main() -> int:
     print(f"listener_workers: {default_workers()}")
     print(f"http_threads: {http.threads}")
     print(f"planner_processes: {args.processes}")
-    sending = ProcessPoolExecutor(SENDERS, mp_context=multiprocessing.get_context("spawn"))
-    warm = [sending.submit(send_mentions, "http://127.0.0.1:9/", [], False) for _ in range(SENDERS)]
-    [w.result() for w in warm]  # the senders start first
     configs = [("threads", 0), ("processes", args.processes)]
     got = {}
+    spawn = multiprocessing.get_context("spawn")
     for name, processes in configs:
         if args.only and name != args.only:
             continue
         own = dataclasses.replace(
             settings, state_path=home / f"state-{name}", notes_dir=home / f"notes-{name}"
         )
-        got[name] = measure(name, own, processes, bursts, args.sequential, sending, http)
-    sending.shutdown()
+        # Each configuration is a bot server process of its own, as `jobagent serve` is: what the baseline
+        # left in memory (its in-process Tech Lead, threads, heap) must not weigh on the next one's acks.
+        parent, child = spawn.Pipe()
+        one = spawn.Process(
+            target=_measure_in_process, args=(child, name, own, processes, bursts, args.sequential, http)
+        )
+        one.start()
+        got[name] = parent.recv()
+        one.join()
     if len(got) == 2:
         for key, base in got["threads"].items():
             if key.startswith(("ack_p", "ack_in_app", "plan_posted_p50")) and base > 0:
