@@ -109,12 +109,12 @@ class Workspace:
         if self._journals.get(threading.get_ident()):
             self._journal(f"{response.request.method} {response.request.path_url} → {response.status_code}")
 
-    def _unheard(self, doing: str, outcome: str) -> None:
-        """A call the hook cannot see: one that got no HTTP answer, or any call when the SDK's session
-        could not be found (then each call is described as `_call` saw it)."""
+    def _outcome(self, doing: str, outcome: str, *, answered: bool = True) -> None:
+        """Journal what the response hook cannot see: a call that got no HTTP answer, or any call when
+        the SDK's session could not be found (then each call is described as `_call` saw it)."""
         if not self._on_the_wire:
             self._journal(f"{doing} → {outcome}")
-        elif outcome != "ok":
+        elif not answered:
             self._journal(f"(no answer while {doing}: {outcome})")
 
     def _call(self, doing: str, fn: Callable[[], T]) -> T:
@@ -126,16 +126,14 @@ class Workspace:
             result = fn()
         except dbx.DatabricksError as exc:
             log.warning("workspace call failed while %s: %s", doing, type(exc).__name__)
-            if not self._on_the_wire:
-                self._unheard(doing, type(exc).__name__)
+            self._outcome(doing, type(exc).__name__)
             raise explain(exc, doing) from exc
         except (TimeoutError, ConnectionError, OSError) as exc:
             if isinstance(exc.__cause__, dbx.DatabricksError):  # e.g. throttled until the budget ran out
-                if not self._on_the_wire:
-                    self._unheard(doing, type(exc.__cause__).__name__)
+                self._outcome(doing, type(exc.__cause__).__name__)
                 raise explain(exc.__cause__, doing) from exc
             log.warning("workspace unreachable while %s: %s", doing, type(exc).__name__)
-            self._unheard(doing, type(exc).__name__)
+            self._outcome(doing, type(exc).__name__, answered=False)
             budget = self.client.config.retry_timeout_seconds or 300
             error = WorkspaceError(
                 f"Databricks at {self.host or '(no host)'} did not answer while {doing} "
@@ -145,8 +143,7 @@ class Workspace:
             )
             self._down = (time.monotonic() + UNREACHABLE_MEMORY, error)
             raise error from exc
-        if not self._on_the_wire:
-            self._unheard(doing, "ok")
+        self._outcome(doing, "ok")
         return result
 
     @property
@@ -220,22 +217,19 @@ class Workspace:
         try:
             job_id = retried(is_retryable=_refused_unprocessed, timeout=budget)(send)()
         except dbx.DatabricksError as exc:
-            if not self._on_the_wire:
-                self._unheard(doing, type(exc).__name__)
+            self._outcome(doing, type(exc).__name__)
             raise explain(exc, doing) from exc
         except (TimeoutError, ConnectionError, OSError) as exc:
             cause = exc.__cause__
             if isinstance(cause, dbx.DatabricksError):  # throttled until the budget ran out
-                if not self._on_the_wire:
-                    self._unheard(doing, type(cause).__name__)
+                self._outcome(doing, type(cause).__name__)
                 raise explain(cause, doing) from exc
-            self._unheard(doing, f"{type(exc).__name__}; the create may still land")
+            self._outcome(doing, f"{type(exc).__name__}; the create may still land", answered=False)
             raise CreateUncertain(
                 f"Databricks did not answer in time while {doing}; the job may still be created. "
                 "Nothing was sent again."
             ) from exc
-        if not self._on_the_wire:
-            self._unheard(doing, "ok")
+        self._outcome(doing, "ok")
         return job_id
 
     @cached_property

@@ -3,6 +3,7 @@ history keeps every error, and an apply's note lists the API calls it made as th
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,33 @@ def test_without_the_sdks_session_the_journal_describes_each_call(emulator, monk
         ws.jobs_named("nightly-ingest")
         assert ws.get_job(424242) is None
     assert calls == ["listing jobs named 'nightly-ingest' → ok", "reading job 424242 → ok"]
+
+
+def test_a_refused_call_is_journaled_once_and_an_unanswered_one_says_so(emulator, monkeypatch):
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.config import Config
+
+    from agent import workspace
+
+    settings = JobSettings.from_dict({"name": "gone"})
+    on_the_wire = workspace.Workspace(emulator.client())
+    with on_the_wire.recording() as calls, pytest.raises(workspace.WorkspaceError):
+        on_the_wire.reset_job(424242, settings)
+    assert len(calls) == 1 and calls[0].startswith("POST /api/2.2/jobs/reset → 4"), calls
+
+    monkeypatch.setattr(workspace, "_listen", lambda client, hook: False)
+    described = workspace.Workspace(emulator.client())
+    with described.recording() as calls, pytest.raises(workspace.WorkspaceError):
+        described.reset_job(424242, settings)
+    assert calls == ["updating job 424242 → InvalidParameterValue"], calls
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    monkeypatch.undo()
+    config = Config(host=f"http://127.0.0.1:{port}", token="t", auth_type="pat", retry_timeout_seconds=1)
+    unreachable = workspace.Workspace(WorkspaceClient(config=config))
+    with unreachable.recording() as calls, pytest.raises(workspace.WorkspaceError, match="did not answer"):
+        unreachable.get_job(5)
+    assert len(calls) == 1 and calls[0].startswith("(no answer while reading job 5: "), calls
